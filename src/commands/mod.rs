@@ -1,0 +1,39 @@
+//! One module per command. Each resolves its raw CLI arguments once into a validated
+//! configuration, builds the objects it needs and runs them.
+
+mod agent;
+mod config;
+mod geoip;
+mod replay;
+mod sensor;
+
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+
+pub fn run(cli: Cli) -> Result<()> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Replay(args) => replay::run(args, quiet),
+        Command::Sensor(args) => sensor::run(args, quiet),
+        Command::Agent(args) => agent::run(args),
+        Command::Geoip(args) => geoip::run(args),
+        Command::Config(args) => config::run(args),
+    }
+}
+
+/// Logs go to stderr; stdout is reserved for records.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = EnvFilter::try_from_env("SHELLSIGHT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
