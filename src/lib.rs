@@ -4,8 +4,12 @@
 //! `capture` → `decode` → `flow` → `evidence` → `context` → `verdict` → `join` → `output`,
 //! driven by the one `pipeline` that both `replay` and `sensor` use.
 
+pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod context;
+pub mod decode;
 pub mod error;
+pub mod evidence;
+pub mod flow;
 pub mod time;

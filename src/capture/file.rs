@@ -1,0 +1,596 @@
+//! Capture files: classic pcap (both byte orders, micro- and nanosecond stamps) and
+//! pcapng (several interfaces, each with its own link type and time resolution).
+//!
+//! We read the formats ourselves rather than through libpcap: libpcap refuses pcapng
+//! files whose interfaces have different link types, and stops with an error on a
+//! cut-off last record, where an investigator wants everything up to the cut.
+
+use super::{LinkType, PacketSource, RawPacket};
+use crate::error::{Error, Result};
+use crate::time::Timestamp;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// A record or block larger than this is taken as corruption, not data.
+const MAX_RECORD: usize = 64 << 20;
+const READ_BUFFER: usize = 1 << 20;
+
+/// A pcap or pcapng file, read sequentially through one large buffer.
+pub struct CaptureFile {
+    path: PathBuf,
+    reader: BufReader<File>,
+    size: u64,
+    offset: u64,
+    format: Format,
+    buf: Vec<u8>,
+    warnings: Vec<String>,
+    done: bool,
+}
+
+enum Format {
+    Pcap { big_endian: bool, nanos: bool, link: LinkType },
+    PcapNg { big_endian: bool, interfaces: Vec<Interface> },
+}
+
+#[derive(Clone, Copy)]
+struct Interface {
+    link: LinkType,
+    snaplen: u32,
+    /// Timestamp units: `Some(10^-k)` as `Decimal(k)`, or `Binary(k)` for 2^-k seconds.
+    resolution: Resolution,
+    offset_secs: i64,
+}
+
+#[derive(Clone, Copy)]
+enum Resolution {
+    Decimal(u8),
+    Binary(u8),
+}
+
+const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
+const PCAPNG_IDB: u32 = 1;
+const PCAPNG_OPB: u32 = 2;
+const PCAPNG_SPB: u32 = 3;
+const PCAPNG_EPB: u32 = 6;
+const PCAPNG_BOM: u32 = 0x1A2B_3C4D;
+
+enum Fill {
+    Full,
+    /// End of file before the first byte.
+    Eof,
+    /// End of file after some bytes: the capture was cut.
+    Truncated,
+}
+
+impl CaptureFile {
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut cf = CaptureFile {
+            path: path.to_path_buf(),
+            reader: BufReader::with_capacity(READ_BUFFER, file),
+            size,
+            offset: 0,
+            format: Format::PcapNg { big_endian: false, interfaces: Vec::new() },
+            buf: Vec::with_capacity(65_536),
+            warnings: Vec::new(),
+            done: false,
+        };
+        let mut magic = [0u8; 4];
+        match cf.fill_exact_into(&mut magic)? {
+            Fill::Full => {}
+            _ => return Err(cf.not_a_capture("the file is shorter than any capture header")),
+        }
+        match magic {
+            [0xd4, 0xc3, 0xb2, 0xa1] => cf.read_pcap_header(false, false)?,
+            [0xa1, 0xb2, 0xc3, 0xd4] => cf.read_pcap_header(true, false)?,
+            [0x4d, 0x3c, 0xb2, 0xa1] => cf.read_pcap_header(false, true)?,
+            [0xa1, 0xb2, 0x3c, 0x4d] => cf.read_pcap_header(true, true)?,
+            [0x0a, 0x0d, 0x0d, 0x0a] => cf.read_section_header()?,
+            _ => {
+                return Err(cf.not_a_capture(&format!(
+                    "it starts with bytes {:02x} {:02x} {:02x} {:02x}",
+                    magic[0], magic[1], magic[2], magic[3]
+                )))
+            }
+        }
+        Ok(cf)
+    }
+
+    fn not_a_capture(&self, why: &str) -> Error {
+        Error::input(format!("{}: not a pcap or pcapng capture file ({why})", self.path.display()))
+    }
+
+    fn fill_exact_into(&mut self, out: &mut [u8]) -> Result<Fill> {
+        let mut got = 0;
+        while got < out.len() {
+            match self.reader.read(&mut out[got..]) {
+                Ok(0) => return Ok(if got == 0 { Fill::Eof } else { Fill::Truncated }),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(&self.path, e)),
+            }
+        }
+        self.offset += out.len() as u64;
+        Ok(Fill::Full)
+    }
+
+    /// Reads `len` bytes into `self.buf` (replacing its contents).
+    fn fill_buf(&mut self, len: usize) -> Result<Fill> {
+        self.buf.resize(len, 0);
+        let mut tmp = std::mem::take(&mut self.buf);
+        let r = self.fill_exact_into(&mut tmp);
+        self.buf = tmp;
+        r
+    }
+
+    fn truncated(&mut self, what: &str) {
+        self.warnings.push(format!(
+            "{}: capture is truncated at byte {} ({what} cut off); processed everything before the cut",
+            self.path.display(),
+            self.offset
+        ));
+        self.done = true;
+    }
+
+    fn read_pcap_header(&mut self, big_endian: bool, nanos: bool) -> Result<()> {
+        let mut rest = [0u8; 20];
+        match self.fill_exact_into(&mut rest)? {
+            Fill::Full => {}
+            _ => return Err(self.not_a_capture("the pcap file header is cut off")),
+        }
+        let link = u32_at(&rest, 16, big_endian) & 0xffff;
+        self.format = Format::Pcap { big_endian, nanos, link: LinkType(link as u16) };
+        Ok(())
+    }
+
+    /// Reads the rest of a Section Header Block whose type we already consumed.
+    fn read_section_header(&mut self) -> Result<()> {
+        let mut head = [0u8; 8];
+        match self.fill_exact_into(&mut head)? {
+            Fill::Full => {}
+            _ => return Err(self.not_a_capture("the pcapng section header is cut off")),
+        }
+        let big_endian = match u32::from_le_bytes([head[4], head[5], head[6], head[7]]) {
+            PCAPNG_BOM => false,
+            x if x.swap_bytes() == PCAPNG_BOM => true,
+            _ => return Err(self.not_a_capture("the pcapng byte-order magic is wrong")),
+        };
+        let total = u32_at(&head, 0, big_endian) as usize;
+        if !(28..=MAX_RECORD).contains(&total) || total % 4 != 0 {
+            return Err(self.not_a_capture("the pcapng section header has a bad length"));
+        }
+        // Skip the remainder: version, section length, options, trailing length.
+        match self.fill_buf(total - 12)? {
+            Fill::Full => {}
+            _ => return Err(self.not_a_capture("the pcapng section header is cut off")),
+        }
+        self.format = Format::PcapNg { big_endian, interfaces: Vec::new() };
+        Ok(())
+    }
+
+    fn next_pcap(&mut self, big_endian: bool, nanos: bool, link: LinkType) -> Result<Option<RawPacket<'_>>> {
+        let mut head = [0u8; 16];
+        match self.fill_exact_into(&mut head)? {
+            Fill::Full => {}
+            Fill::Eof => {
+                self.done = true;
+                return Ok(None);
+            }
+            Fill::Truncated => {
+                self.truncated("a record header");
+                return Ok(None);
+            }
+        }
+        let secs = u32_at(&head, 0, big_endian) as i64;
+        let frac = u32_at(&head, 4, big_endian) as i64;
+        let caplen = u32_at(&head, 8, big_endian) as usize;
+        let wire_len = u32_at(&head, 12, big_endian);
+        if caplen > MAX_RECORD {
+            self.warnings.push(format!(
+                "{}: record at byte {} claims {caplen} bytes; the rest of the file is corrupt and was not read",
+                self.path.display(),
+                self.offset - 16
+            ));
+            self.done = true;
+            return Ok(None);
+        }
+        match self.fill_buf(caplen)? {
+            Fill::Full => {}
+            Fill::Eof | Fill::Truncated => {
+                self.truncated("the last packet");
+                return Ok(None);
+            }
+        }
+        let nanos_part = if nanos { frac } else { frac * 1000 };
+        let ts = Timestamp::from_nanos(secs * 1_000_000_000 + nanos_part);
+        Ok(Some(RawPacket { ts, link, wire_len: wire_len.max(caplen as u32), data: &self.buf }))
+    }
+
+    fn next_pcapng(&mut self) -> Result<Option<RawPacket<'_>>> {
+        loop {
+            let big_endian = match &self.format {
+                Format::PcapNg { big_endian, .. } => *big_endian,
+                Format::Pcap { .. } => unreachable!("pcapng reader on a pcap file"),
+            };
+            let mut head = [0u8; 8];
+            match self.fill_exact_into(&mut head)? {
+                Fill::Full => {}
+                Fill::Eof => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Fill::Truncated => {
+                    self.truncated("a block header");
+                    return Ok(None);
+                }
+            }
+            if head[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+                // A new section: its own byte order and its own interfaces. Re-read the
+                // header through the section reader, which expects the type consumed.
+                let mut rest = [0u8; 4];
+                rest.copy_from_slice(&head[4..8]);
+                let mut bom = [0u8; 4];
+                if !matches!(self.fill_exact_into(&mut bom)?, Fill::Full) {
+                    self.truncated("a section header");
+                    return Ok(None);
+                }
+                let be = match u32::from_le_bytes(bom) {
+                    PCAPNG_BOM => false,
+                    x if x.swap_bytes() == PCAPNG_BOM => true,
+                    _ => {
+                        self.warnings.push(format!(
+                            "{}: bad section header at byte {}; stopped reading",
+                            self.path.display(),
+                            self.offset
+                        ));
+                        self.done = true;
+                        return Ok(None);
+                    }
+                };
+                let total = u32_at(&rest, 0, be) as usize;
+                if !(28..=MAX_RECORD).contains(&total) {
+                    self.truncated("a section header");
+                    return Ok(None);
+                }
+                if !matches!(self.fill_buf(total - 12)?, Fill::Full) {
+                    self.truncated("a section header");
+                    return Ok(None);
+                }
+                self.format = Format::PcapNg { big_endian: be, interfaces: Vec::new() };
+                continue;
+            }
+            let block_type = u32_at(&head, 0, big_endian);
+            let total = u32_at(&head, 4, big_endian) as usize;
+            if total < 12 || total > MAX_RECORD || total % 4 != 0 {
+                self.warnings.push(format!(
+                    "{}: block at byte {} has a bad length {total}; the rest of the file was not read",
+                    self.path.display(),
+                    self.offset - 8
+                ));
+                self.done = true;
+                return Ok(None);
+            }
+            match self.fill_buf(total - 8)? {
+                Fill::Full => {}
+                Fill::Eof | Fill::Truncated => {
+                    self.truncated("the last block");
+                    return Ok(None);
+                }
+            }
+            let body_len = total - 12;
+            match block_type {
+                PCAPNG_IDB => {
+                    let iface = parse_idb(&self.buf[..body_len], big_endian);
+                    if let Format::PcapNg { interfaces, .. } = &mut self.format {
+                        interfaces.push(iface);
+                    }
+                }
+                PCAPNG_EPB | PCAPNG_OPB => {
+                    if body_len < 20 {
+                        continue;
+                    }
+                    let b = &self.buf[..body_len];
+                    let (if_id, ts_hi, ts_lo, caplen, wire) = if block_type == PCAPNG_EPB {
+                        (
+                            u32_at(b, 0, big_endian) as usize,
+                            u32_at(b, 4, big_endian),
+                            u32_at(b, 8, big_endian),
+                            u32_at(b, 12, big_endian) as usize,
+                            u32_at(b, 16, big_endian),
+                        )
+                    } else {
+                        (
+                            u16_at(b, 0, big_endian) as usize,
+                            u32_at(b, 4, big_endian),
+                            u32_at(b, 8, big_endian),
+                            u32_at(b, 12, big_endian) as usize,
+                            u32_at(b, 16, big_endian),
+                        )
+                    };
+                    let Some(iface) = self.interface(if_id) else {
+                        self.warnings.push(format!(
+                            "{}: packet at byte {} names interface {if_id}, which was never described; skipped",
+                            self.path.display(),
+                            self.offset - total as u64
+                        ));
+                        continue;
+                    };
+                    let caplen = caplen.min(body_len - 20);
+                    let ts = iface.timestamp(((ts_hi as u64) << 32) | ts_lo as u64);
+                    let data = &self.buf[20..20 + caplen];
+                    return Ok(Some(RawPacket { ts, link: iface.link, wire_len: wire.max(caplen as u32), data }));
+                }
+                PCAPNG_SPB => {
+                    if body_len < 4 {
+                        continue;
+                    }
+                    let Some(iface) = self.interface(0) else { continue };
+                    let wire = u32_at(&self.buf, 0, big_endian);
+                    let mut caplen = (wire as usize).min(body_len - 4);
+                    if iface.snaplen > 0 {
+                        caplen = caplen.min(iface.snaplen as usize);
+                    }
+                    // Simple packets carry no timestamp; the format says to treat it as unknown.
+                    let data = &self.buf[4..4 + caplen];
+                    return Ok(Some(RawPacket {
+                        ts: Timestamp::ZERO,
+                        link: iface.link,
+                        wire_len: wire.max(caplen as u32),
+                        data,
+                    }));
+                }
+                _ => {} // statistics, name resolution, custom blocks: not needed
+            }
+        }
+    }
+
+    fn interface(&self, id: usize) -> Option<Interface> {
+        match &self.format {
+            Format::PcapNg { interfaces, .. } => interfaces.get(id).copied(),
+            Format::Pcap { .. } => None,
+        }
+    }
+}
+
+impl Interface {
+    fn timestamp(&self, units: u64) -> Timestamp {
+        let nanos: i128 = match self.resolution {
+            Resolution::Decimal(k) if k <= 9 => units as i128 * 10i128.pow(9 - k as u32),
+            Resolution::Decimal(k) => units as i128 / 10i128.pow((k as u32 - 9).min(30)),
+            Resolution::Binary(k) => ((units as i128) * 1_000_000_000) >> k.min(120),
+        };
+        Timestamp::from_nanos((nanos + self.offset_secs as i128 * 1_000_000_000) as i64)
+    }
+}
+
+fn parse_idb(body: &[u8], be: bool) -> Interface {
+    let mut iface = Interface {
+        link: LinkType(if body.len() >= 2 { u16_at(body, 0, be) } else { 0 }),
+        snaplen: if body.len() >= 8 { u32_at(body, 4, be) } else { 0 },
+        resolution: Resolution::Decimal(6),
+        offset_secs: 0,
+    };
+    let mut opts = body.get(8..).unwrap_or(&[]);
+    while opts.len() >= 4 {
+        let code = u16_at(opts, 0, be);
+        let len = u16_at(opts, 2, be) as usize;
+        let padded = (len + 3) & !3;
+        let Some(value) = opts.get(4..4 + len) else { break };
+        match (code, len) {
+            (0, _) => break,
+            (9, 1) => {
+                let v = value[0];
+                iface.resolution =
+                    if v & 0x80 == 0 { Resolution::Decimal(v) } else { Resolution::Binary(v & 0x7f) };
+            }
+            (14, 8) => iface.offset_secs = u64_at(value, be) as i64,
+            _ => {}
+        }
+        opts = opts.get(4 + padded..).unwrap_or(&[]);
+    }
+    iface
+}
+
+impl PacketSource for CaptureFile {
+    fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.format {
+            Format::Pcap { big_endian, nanos, link } => self.next_pcap(big_endian, nanos, link),
+            Format::PcapNg { .. } => self.next_pcapng(),
+        }
+    }
+
+    fn warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    fn progress(&self) -> Option<(u64, u64)> {
+        Some((self.offset, self.size))
+    }
+}
+
+fn u16_at(b: &[u8], at: usize, be: bool) -> u16 {
+    let x = [b[at], b[at + 1]];
+    if be {
+        u16::from_be_bytes(x)
+    } else {
+        u16::from_le_bytes(x)
+    }
+}
+
+fn u32_at(b: &[u8], at: usize, be: bool) -> u32 {
+    let x = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if be {
+        u32::from_be_bytes(x)
+    } else {
+        u32::from_le_bytes(x)
+    }
+}
+
+fn u64_at(b: &[u8], be: bool) -> u64 {
+    let x: [u8; 8] = b[..8].try_into().unwrap_or([0; 8]);
+    if be {
+        u64::from_be_bytes(x)
+    } else {
+        u64::from_le_bytes(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write_tmp(name: &str, bytes: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("shellsight-capture-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        File::create(&p).unwrap().write_all(bytes).unwrap();
+        p
+    }
+
+    fn pcap_bytes(be: bool, nanos: bool, link: u32, packets: &[(u32, u32, &[u8], u32)]) -> Vec<u8> {
+        let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut out = Vec::new();
+        out.extend(w32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+        out.extend(w16(2));
+        out.extend(w16(4));
+        out.extend(w32(0));
+        out.extend(w32(0));
+        out.extend(w32(65535));
+        out.extend(w32(link));
+        for (s, f, data, wire) in packets {
+            out.extend(w32(*s));
+            out.extend(w32(*f));
+            out.extend(w32(data.len() as u32));
+            out.extend(w32(*wire));
+            out.extend(*data);
+        }
+        out
+    }
+
+    fn read_all(p: &Path) -> (Vec<(i64, u16, u32, Vec<u8>)>, Vec<String>) {
+        let mut cf = CaptureFile::open(p).unwrap();
+        let mut out = Vec::new();
+        while let Some(pkt) = cf.next_packet().unwrap() {
+            out.push((pkt.ts.as_nanos(), pkt.link.0, pkt.wire_len, pkt.data.to_vec()));
+        }
+        (out, cf.warnings())
+    }
+
+    #[test]
+    fn pcap_in_both_byte_orders_and_resolutions() {
+        for (be, nanos) in [(false, false), (true, false), (false, true), (true, true)] {
+            let bytes = pcap_bytes(be, nanos, 1, &[(10, 500, b"abcd", 60), (11, 7, b"xy", 2)]);
+            let p = write_tmp(&format!("p-{be}-{nanos}.pcap"), &bytes);
+            let (pkts, warnings) = read_all(&p);
+            assert!(warnings.is_empty(), "{warnings:?}");
+            assert_eq!(pkts.len(), 2);
+            let unit = if nanos { 1 } else { 1000 };
+            assert_eq!(pkts[0].0, 10_000_000_000 + 500 * unit);
+            assert_eq!(pkts[0].1, 1);
+            assert_eq!(pkts[0].2, 60, "wire length comes from the record, not the data");
+            assert_eq!(pkts[1].3, b"xy");
+        }
+    }
+
+    #[test]
+    fn truncated_pcap_yields_packets_before_the_cut_and_warns() {
+        let bytes = pcap_bytes(false, false, 1, &[(1, 0, b"first", 5), (2, 0, b"second-packet", 13)]);
+        let cut = &bytes[..bytes.len() - 4];
+        let p = write_tmp("cut.pcap", cut);
+        let (pkts, warnings) = read_all(&p);
+        assert_eq!(pkts.len(), 1);
+        assert_eq!(pkts[0].3, b"first");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("truncated"), "{}", warnings[0]);
+    }
+
+    #[test]
+    fn non_capture_is_a_clear_error() {
+        let p = write_tmp("notes.txt", b"hello, this is not a capture");
+        let err = CaptureFile::open(&p).err().expect("must fail");
+        assert!(err.to_string().contains("not a pcap or pcapng"), "{err}");
+        let p = write_tmp("empty.pcap", b"");
+        assert!(CaptureFile::open(&p).is_err());
+    }
+
+    fn ng_block(t: u32, body: &[u8]) -> Vec<u8> {
+        let mut padded = body.to_vec();
+        while padded.len() % 4 != 0 {
+            padded.push(0);
+        }
+        let total = (padded.len() + 12) as u32;
+        let mut out = t.to_le_bytes().to_vec();
+        out.extend(total.to_le_bytes());
+        out.extend(padded);
+        out.extend(total.to_le_bytes());
+        out
+    }
+
+    fn shb() -> Vec<u8> {
+        let mut body = PCAPNG_BOM.to_le_bytes().to_vec();
+        body.extend(1u16.to_le_bytes());
+        body.extend(0u16.to_le_bytes());
+        body.extend((-1i64).to_le_bytes());
+        ng_block(PCAPNG_SHB, &body)
+    }
+
+    fn idb(link: u16, tsresol: Option<u8>) -> Vec<u8> {
+        let mut body = link.to_le_bytes().to_vec();
+        body.extend(0u16.to_le_bytes());
+        body.extend(0u32.to_le_bytes());
+        if let Some(r) = tsresol {
+            body.extend(9u16.to_le_bytes());
+            body.extend(1u16.to_le_bytes());
+            body.extend([r, 0, 0, 0]);
+            body.extend([0u8; 4]);
+        }
+        ng_block(PCAPNG_IDB, &body)
+    }
+
+    fn epb(if_id: u32, units: u64, data: &[u8], wire: u32) -> Vec<u8> {
+        let mut body = if_id.to_le_bytes().to_vec();
+        body.extend(((units >> 32) as u32).to_le_bytes());
+        body.extend((units as u32).to_le_bytes());
+        body.extend((data.len() as u32).to_le_bytes());
+        body.extend(wire.to_le_bytes());
+        body.extend(data);
+        ng_block(PCAPNG_EPB, &body)
+    }
+
+    #[test]
+    fn pcapng_with_interfaces_of_different_link_types_and_resolutions() {
+        let mut bytes = shb();
+        bytes.extend(idb(1, None)); // Ethernet, microseconds
+        bytes.extend(idb(276, Some(9))); // SLL2, nanoseconds
+        bytes.extend(epb(0, 2_000_000, b"eth-frame", 64));
+        bytes.extend(ng_block(5, &[0u8; 8])); // a statistics block, skipped
+        bytes.extend(epb(1, 3_000_000_123, b"sll2", 4));
+        let p = write_tmp("multi.pcapng", &bytes);
+        let (pkts, warnings) = read_all(&p);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(pkts.len(), 2);
+        assert_eq!((pkts[0].0, pkts[0].1, pkts[0].2), (2_000_000_000, 1, 64));
+        assert_eq!(pkts[0].3, b"eth-frame");
+        assert_eq!((pkts[1].0, pkts[1].1), (3_000_000_123, 276));
+    }
+
+    #[test]
+    fn pcapng_cut_mid_block_warns_and_keeps_earlier_packets() {
+        let mut bytes = shb();
+        bytes.extend(idb(1, None));
+        bytes.extend(epb(0, 1, b"one", 3));
+        let second = epb(0, 2, b"two-two-two", 11);
+        bytes.extend(&second[..second.len() - 6]);
+        let p = write_tmp("cut.pcapng", &bytes);
+        let (pkts, warnings) = read_all(&p);
+        assert_eq!(pkts.len(), 1);
+        assert_eq!(warnings.len(), 1);
+    }
+}

@@ -1,0 +1,112 @@
+//! IPv4 and IPv6 (with extension headers), through etherparse's lax slices so that a
+//! frame cut by the snaplen still yields its headers and the true payload length.
+
+use super::Skip;
+use etherparse::{ip_number, LaxIpSlice};
+use std::net::IpAddr;
+
+/// The transport part of an IP packet.
+#[derive(Debug, Clone, Copy)]
+pub struct IpPayload<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub protocol: u8,
+    /// Captured transport bytes (may be fewer than `wire_len`).
+    pub data: &'a [u8],
+    /// Transport length according to the IP header.
+    pub wire_len: usize,
+}
+
+pub fn parse(packet: &[u8]) -> Result<IpPayload<'_>, Skip> {
+    let (ip, _ext_error) = LaxIpSlice::from_slice(packet).map_err(|_| Skip::Malformed("bad IP header"))?;
+    let payload = ip.payload();
+    if payload.fragmented {
+        let first = match &ip {
+            LaxIpSlice::Ipv4(v4) => v4.header().fragments_offset().value() == 0,
+            LaxIpSlice::Ipv6(_) => false,
+        };
+        if !first {
+            return Err(Skip::Fragment);
+        }
+    }
+    let wire_len = if !payload.incomplete {
+        payload.payload.len()
+    } else {
+        match &ip {
+            LaxIpSlice::Ipv4(v4) => {
+                let h = v4.header();
+                (h.total_len() as usize)
+                    .saturating_sub(h.slice().len())
+                    .saturating_sub(v4.extensions().auth.map_or(0, |a| a.slice().len()))
+            }
+            LaxIpSlice::Ipv6(v6) => {
+                (v6.header().payload_length() as usize).saturating_sub(v6.extensions().slice().len())
+            }
+        }
+        .max(payload.payload.len())
+    };
+    Ok(IpPayload {
+        src: ip.source_addr(),
+        dst: ip.destination_addr(),
+        protocol: payload.ip_number.0,
+        data: payload.payload,
+        wire_len,
+    })
+}
+
+pub const TCP: u8 = ip_number::TCP.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ipv4_tcp(total_len: u16, captured_payload: usize) -> Vec<u8> {
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 10, 198, 19, 0, 66];
+        p[2..4].copy_from_slice(&total_len.to_be_bytes());
+        p.extend(vec![0u8; captured_payload]);
+        p
+    }
+
+    #[test]
+    fn true_length_comes_from_the_header_when_the_frame_is_cut() {
+        let p = ipv4_tcp(1500, 60);
+        let ip = parse(&p).unwrap();
+        assert_eq!(ip.protocol, TCP);
+        assert_eq!(ip.data.len(), 60);
+        assert_eq!(ip.wire_len, 1480);
+        assert_eq!(ip.src, "198.18.0.10".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        let p = ipv4_tcp(41, 26); // 21 bytes of transport + 5 bytes padding
+        let ip = parse(&p).unwrap();
+        assert_eq!(ip.wire_len, 21);
+        assert_eq!(ip.data.len(), 21);
+    }
+
+    #[test]
+    fn ipv6_with_an_extension_header() {
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
+        p[6] = 0; // next header: hop-by-hop
+        p.extend([0x20, 0x01, 0x0d, 0xb8].iter().chain([0u8; 11].iter()).chain([1u8].iter()));
+        p.extend([0x20, 0x01, 0x0d, 0xb8].iter().chain([0u8; 11].iter()).chain([2u8].iter()));
+        p.extend([6, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop: next = TCP, len 0, PadN
+        p.extend([0u8; 20]);
+        let plen = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        let ip = parse(&p).unwrap();
+        assert_eq!(ip.protocol, TCP);
+        assert_eq!(ip.wire_len, 20);
+        assert!(ip.src.is_ipv6());
+    }
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        for len in 0..40 {
+            let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 0x45) as u8).collect();
+            let _ = parse(&junk);
+        }
+        assert!(matches!(parse(&[0x45, 0, 0]), Err(Skip::Malformed(_))));
+    }
+}

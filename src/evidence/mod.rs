@@ -1,0 +1,380 @@
+//! Evidence gathered from one TCP session: sizes, timing, turn-taking, echo, protocol
+//! identity and cleartext tells. Everything is updated in O(1) per segment; reassembly
+//! of the first bytes stops once it has what it needs. Facts only: `verdict` weighs them.
+
+pub mod protocol;
+pub mod tells;
+pub mod turns;
+
+use crate::decode::TcpFlags;
+use crate::time::Timestamp;
+use protocol::Protocol;
+use serde::Serialize;
+use tells::{LineKind, StageHeader, Tell, TellSet};
+use turns::{TurnEvent, Turns};
+
+/// Direction relative to who opened the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dir {
+    /// From the initiator (sent the SYN) to the responder.
+    Orig,
+    /// From the responder back to the initiator.
+    Resp,
+}
+
+impl Dir {
+    pub fn idx(self) -> usize {
+        match self {
+            Dir::Orig => 0,
+            Dir::Resp => 1,
+        }
+    }
+    pub fn other(self) -> Dir {
+        match self {
+            Dir::Orig => Dir::Resp,
+            Dir::Resp => Dir::Orig,
+        }
+    }
+}
+
+/// One segment as the evidence stage sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    pub ts: Timestamp,
+    pub dir: Dir,
+    pub seq: u32,
+    pub flags: TcpFlags,
+    pub payload_len: u32,
+    pub payload: &'a [u8],
+}
+
+/// Size classes of payloads (true lengths): 1, 2–20, 21–64, 65–256, 257–1023, ≥1024.
+pub const SIZE_CLASSES: usize = 6;
+
+fn size_class(len: u32) -> usize {
+    match len {
+        0..=1 => 0,
+        2..=20 => 1,
+        21..=64 => 2,
+        65..=256 => 3,
+        257..=1023 => 4,
+        _ => 5,
+    }
+}
+
+/// Counters of one direction.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct DirStats {
+    pub packets: u32,
+    pub payload_packets: u32,
+    /// Payload bytes, from the headers.
+    pub bytes: u64,
+    pub retransmits: u32,
+    pub size_classes: [u32; SIZE_CLASSES],
+    #[serde(skip)]
+    seq_end: u32,
+    #[serde(skip)]
+    seq_known: bool,
+}
+
+/// The last bytes a direction sent, for prompt checks at the end of a turn.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tail {
+    bytes: [u8; 8],
+    len: u8,
+}
+
+/// How many bytes of each direction we reassemble for tells.
+pub const PREFIX_BYTES: usize = 4096;
+
+/// The reassembled first bytes of both directions, kept only while useful.
+#[derive(Debug, Default)]
+struct Prefix {
+    buf: [Vec<u8>; 2],
+    next_seq: [Option<u32>; 2],
+    /// A hole or a snaplen cut ended in-order reassembly of that direction.
+    closed: [bool; 2],
+    line_start: [usize; 2],
+}
+
+/// A shard-wide cap on reassembly memory, so a flood of flows cannot exhaust it.
+#[derive(Debug)]
+pub struct PrefixBudget {
+    live: usize,
+    max: usize,
+    pub refused: u64,
+}
+
+impl PrefixBudget {
+    pub fn new(max_bytes: usize) -> Self {
+        Self { live: 0, max: max_bytes / (2 * PREFIX_BYTES), refused: 0 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum PrefixState {
+    #[default]
+    NotStarted,
+    Active,
+    Done,
+}
+
+/// Typed lines seen in one direction.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Lines {
+    pub recon: u16,
+    pub commands: u16,
+}
+
+/// Everything known about one session.
+#[derive(Debug, Default)]
+pub struct Evidence {
+    pub dirs: [DirStats; 2],
+    pub turns: Turns,
+    pub tells: [TellSet; 2],
+    pub protocol: [Protocol; 2],
+    pub lines: [Lines; 2],
+    /// Turns that ended with something that looks like a shell prompt, per direction.
+    pub prompts: [u16; 2],
+    /// A stager header at the start of this direction.
+    pub stage: Option<(Dir, StageHeader)>,
+    tail: [Tail; 2],
+    prefix: Option<Box<Prefix>>,
+    prefix_state: PrefixState,
+}
+
+impl Evidence {
+    /// Feeds one segment. Returns true when the session is worth judging again (a turn
+    /// ended or a new tell appeared); the caller keeps the per-packet path cheap by
+    /// judging only then.
+    pub fn observe(&mut self, seg: &Segment<'_>, budget: &mut PrefixBudget) -> bool {
+        let d = seg.dir.idx();
+        let stats = &mut self.dirs[d];
+        stats.packets += 1;
+        if seg.flags.syn() {
+            stats.seq_end = seg.seq.wrapping_add(1);
+            stats.seq_known = true;
+            return false;
+        }
+        let len = seg.payload_len;
+        if len == 0 {
+            return false;
+        }
+        let seg_end = seg.seq.wrapping_add(len);
+        if stats.seq_known && (stats.seq_end.wrapping_sub(seg_end) as i32) >= 0 {
+            // Everything in it was seen before: a retransmission, not new behaviour.
+            stats.retransmits += 1;
+            return false;
+        }
+        stats.seq_end = seg_end;
+        stats.seq_known = true;
+        stats.payload_packets += 1;
+        stats.bytes += len as u64;
+        stats.size_classes[size_class(len)] += 1;
+
+        let mut changed = false;
+        if self.protocol[d] == Protocol::Unseen && !seg.payload.is_empty() {
+            self.protocol[d] = protocol::identify(seg.payload, len);
+            if self.protocol[d].is_encrypted() {
+                self.release_prefix(budget);
+            }
+        }
+        if self.turns.segment(seg.dir, seg.ts, len) == TurnEvent::Switched {
+            let ended = seg.dir.other().idx();
+            let tail = &self.tail[ended];
+            if tail.len > 0 && tells::ends_with_prompt(&tail.bytes[..tail.len as usize]) {
+                self.prompts[ended] = self.prompts[ended].saturating_add(1);
+                if self.prompts[ended] >= 2 {
+                    self.tells[ended].insert(Tell::ShellPrompt);
+                }
+            }
+            changed = true;
+        }
+        self.remember_tail(d, seg);
+        changed |= self.reassemble(seg, budget);
+        changed
+    }
+
+    fn remember_tail(&mut self, d: usize, seg: &Segment<'_>) {
+        let t = &mut self.tail[d];
+        if seg.payload.len() as u32 != seg.payload_len || self.protocol[d].is_encrypted() {
+            t.len = 0; // cut by the snaplen or ciphertext: the end is not what was sent
+            return;
+        }
+        let n = seg.payload.len().min(8);
+        t.bytes[..n].copy_from_slice(&seg.payload[seg.payload.len() - n..]);
+        t.len = n as u8;
+    }
+
+    /// Appends in-order bytes to the prefix of this direction and scans what is new.
+    fn reassemble(&mut self, seg: &Segment<'_>, budget: &mut PrefixBudget) -> bool {
+        match self.prefix_state {
+            PrefixState::Done => return false,
+            PrefixState::NotStarted => {
+                if budget.live >= budget.max {
+                    budget.refused += 1;
+                    self.prefix_state = PrefixState::Done;
+                    return false;
+                }
+                budget.live += 1;
+                self.prefix = Some(Box::default());
+                self.prefix_state = PrefixState::Active;
+            }
+            PrefixState::Active => {}
+        }
+        let d = seg.dir.idx();
+        let Some(p) = self.prefix.as_deref_mut() else { return false };
+        if p.closed[d] {
+            return false;
+        }
+        let expected = *p.next_seq[d].get_or_insert(seg.seq);
+        let skip = expected.wrapping_sub(seg.seq) as i32;
+        if skip < 0 {
+            p.closed[d] = true; // a hole: later bytes would be out of order
+            return false;
+        }
+        let skip = skip as usize;
+        if skip >= seg.payload.len() {
+            if seg.payload.len() < seg.payload_len as usize {
+                p.closed[d] = true;
+            }
+            return false;
+        }
+        let room = PREFIX_BYTES - p.buf[d].len();
+        let new = &seg.payload[skip..];
+        let take = new.len().min(room);
+        let old_len = p.buf[d].len();
+        p.buf[d].extend_from_slice(&new[..take]);
+        p.next_seq[d] = Some(expected.wrapping_add(take as u32));
+        if take < new.len() || p.buf[d].len() >= PREFIX_BYTES || seg.payload.len() < seg.payload_len as usize {
+            p.closed[d] = true;
+        }
+
+        let before = self.tells[d];
+        let buf = &p.buf[d];
+        tells::scan(buf, old_len.saturating_sub(tells::MAX_PATTERN), &mut self.tells[d]);
+        // Typed lines, counted once each as their terminator arrives.
+        let mut start = p.line_start[d];
+        for i in old_len..buf.len() {
+            if buf[i] == b'\n' || buf[i] == b'\r' {
+                match tells::classify_line(&buf[start..i]) {
+                    LineKind::Recon => self.lines[d].recon += 1,
+                    LineKind::Command => self.lines[d].commands += 1,
+                    LineKind::Other => {}
+                }
+                start = i + 1;
+            }
+        }
+        p.line_start[d] = start;
+        let l = self.lines[d];
+        if l.recon + l.commands >= 2 {
+            self.tells[d].insert(Tell::ShellCommands);
+        }
+        if l.recon >= 1 && l.recon + l.commands >= 2 {
+            self.tells[d].insert(Tell::ReconCommands);
+        }
+        if self.stage.is_none() && old_len < 6 && buf.len() >= 6 {
+            if let Some(h) = tells::stage_header(buf) {
+                self.stage = Some((seg.dir, h));
+                self.tells[d].insert(if h.executable { Tell::StagedExecutable } else { Tell::LengthPrefixedStage });
+            }
+        }
+        let changed = self.tells[d] != before;
+        if p.closed[0] && p.closed[1] {
+            self.release_prefix(budget);
+        }
+        changed
+    }
+
+    /// Frees the reassembly buffers; later bytes are judged by size and timing only.
+    pub fn release_prefix(&mut self, budget: &mut PrefixBudget) {
+        if self.prefix.take().is_some() {
+            budget.live -= 1;
+        }
+        self.prefix_state = PrefixState::Done;
+    }
+
+    /// A stager sent the whole announced stage in its first turn.
+    pub fn stage_complete(&self) -> bool {
+        match self.stage {
+            Some((dir, h)) => self.turns.first_turn_bytes[dir.idx()] as u64 >= h.announced as u64 + 4,
+            None => false,
+        }
+    }
+
+    /// All tells of both directions.
+    pub fn all_tells(&self) -> TellSet {
+        self.tells[0].union(self.tells[1])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(ts_ms: i64, dir: Dir, seq: u32, payload: &[u8]) -> Segment<'_> {
+        Segment {
+            ts: Timestamp::from_nanos(ts_ms * 1_000_000),
+            dir,
+            seq,
+            flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
+            payload_len: payload.len() as u32,
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_banner_split_over_two_segments_is_found() {
+        let mut e = Evidence::default();
+        let mut b = PrefixBudget::new(1 << 20);
+        e.observe(&seg(0, Dir::Orig, 100, b"bash: no job con"), &mut b);
+        assert!(!e.tells[0].contains(Tell::NoJobControl));
+        let changed = e.observe(&seg(1, Dir::Orig, 116, b"trol in this shell\n"), &mut b);
+        assert!(changed);
+        assert!(e.tells[0].contains(Tell::NoJobControl));
+    }
+
+    #[test]
+    fn retransmissions_do_not_count_twice() {
+        let mut e = Evidence::default();
+        let mut b = PrefixBudget::new(1 << 20);
+        e.observe(&seg(0, Dir::Resp, 1, b"whoami\n"), &mut b);
+        e.observe(&seg(200, Dir::Resp, 1, b"whoami\n"), &mut b);
+        assert_eq!(e.dirs[1].payload_packets, 1);
+        assert_eq!(e.dirs[1].retransmits, 1);
+        assert_eq!(e.lines[1].recon, 1);
+    }
+
+    #[test]
+    fn typed_commands_and_prompts_become_tells() {
+        let mut e = Evidence::default();
+        let mut b = PrefixBudget::new(1 << 20);
+        let (mut so, mut sr) = (1000u32, 5000u32);
+        let mut t = 0;
+        for (cmd, out) in [(&b"id\n"[..], &b"uid=0(root) gid=0(root)\n$ "[..]), (b"ls\n", b"a b c\n$ "), (b"pwd\n", b"/\n$ ")] {
+            t += 3000;
+            e.observe(&seg(t, Dir::Resp, sr, cmd), &mut b);
+            sr += cmd.len() as u32;
+            e.observe(&seg(t + 5, Dir::Orig, so, out), &mut b);
+            so += out.len() as u32;
+        }
+        e.observe(&seg(t + 4000, Dir::Resp, sr, b"exit\n"), &mut b);
+        assert!(e.tells[1].contains(Tell::ShellCommands));
+        assert!(e.tells[1].contains(Tell::ReconCommands));
+        assert!(e.tells[0].contains(Tell::UidRoot));
+        assert!(e.tells[0].contains(Tell::ShellPrompt));
+    }
+
+    #[test]
+    fn the_budget_bounds_reassembly() {
+        let mut b = PrefixBudget::new(2 * PREFIX_BYTES);
+        let mut e1 = Evidence::default();
+        let mut e2 = Evidence::default();
+        e1.observe(&seg(0, Dir::Orig, 1, b"hello"), &mut b);
+        e2.observe(&seg(0, Dir::Orig, 1, b"hello"), &mut b);
+        assert_eq!(b.refused, 1);
+        e1.release_prefix(&mut b);
+        assert_eq!(b.live, 0);
+    }
+}

@@ -1,0 +1,272 @@
+//! Who types and who answers. A *turn* is a run of payload segments from one side; the
+//! gap before a turn is how long that side waited after the other fell quiet.
+//!
+//! At a shell, the typist's turns are small (a command line, or one keystroke) and start
+//! after human think time that varies; the shell's turns start within moments, as a
+//! machine answers. Which side types, set against who opened the connection, carries
+//! most of the signal: in a reverse shell the side that *accepted* the connection types.
+//! This works inside TLS and SSH too, since it needs only sizes and times.
+
+use super::Dir;
+use crate::time::{Span, Timestamp};
+use serde::Serialize;
+
+/// A turn this small is a typed line or a few keystrokes (TLS adds ~30 bytes a record).
+pub const SMALL_TURN_BYTES: u32 = 320;
+/// The other side answered a turn if it started sending within this.
+pub const ANSWER_WINDOW: Span = Span::from_millis(1500);
+/// An echo of a keystroke comes back this fast.
+pub const ECHO_WINDOW: Span = Span::from_millis(300);
+/// Gaps a person leaves between keystrokes or commands.
+pub const HUMAN_GAP_MIN: Span = Span::from_millis(50);
+pub const HUMAN_GAP_MAX: Span = Span::from_secs(900);
+/// A side that starts its turn this soon after the other stops is answering by machine.
+pub const FAST_GAP: Span = Span::from_millis(1000);
+/// An OFF period in the stepping-stone sense (Zhang & Paxson).
+pub const IDLE_GAP: Span = Span::from_millis(500);
+/// A keystroke (or one TLS record of one) is at most this big.
+pub const KEYSTROKE_MAX: u32 = 64;
+
+/// Statistics of the turns one side started.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct TurnStats {
+    /// Turns started by this side after the other side's turn.
+    pub turns: u32,
+    /// Of this side's finished turns, those no bigger than `SMALL_TURN_BYTES`.
+    pub small: u32,
+    /// Small turns the other side answered within `ANSWER_WINDOW`.
+    pub answered: u32,
+    /// Turns started after a human-range gap.
+    pub human_gap: u32,
+    /// Turns started within `FAST_GAP` of the other side's last segment.
+    pub fast_gap: u32,
+    /// One-segment keystroke turns echoed back with the same size within `ECHO_WINDOW`.
+    pub echoes: u32,
+    /// Turns started after an OFF period.
+    pub after_idle: u32,
+    #[serde(skip)]
+    log_gap_n: u32,
+    #[serde(skip)]
+    log_gap_sum: f32,
+    #[serde(skip)]
+    log_gap_sq: f32,
+}
+
+impl TurnStats {
+    /// Standard deviation of ln(gap) over human-range gaps: near zero for a metronome
+    /// (keepalives, pollers), large for people.
+    pub fn gap_log_spread(&self) -> f32 {
+        if self.log_gap_n < 3 {
+            return 0.0;
+        }
+        let n = self.log_gap_n as f32;
+        let mean = self.log_gap_sum / n;
+        (self.log_gap_sq / n - mean * mean).max(0.0).sqrt()
+    }
+
+    pub fn human_gaps(&self) -> u32 {
+        self.log_gap_n
+    }
+}
+
+/// Follows turns as segments arrive.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Turns {
+    current: Option<Dir>,
+    last_ts: Timestamp,
+    bytes: u32,
+    segments: u32,
+    pub by: [TurnStats; 2],
+    /// Bytes in the first turn of each side (a stager sends its stage in one turn).
+    pub first_turn_bytes: [u32; 2],
+    first_turn_done: [bool; 2],
+}
+
+/// What a segment did to the turn structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnEvent {
+    /// The same side kept sending.
+    Continued,
+    /// The other side started a turn: a moment to re-judge the session.
+    Switched,
+}
+
+impl Turns {
+    /// Feeds one payload segment of `len` bytes (true length) from `dir` at `ts`.
+    pub fn segment(&mut self, dir: Dir, ts: Timestamp, len: u32) -> TurnEvent {
+        let event = match self.current {
+            Some(cur) if cur == dir => TurnEvent::Continued,
+            Some(cur) => {
+                let gap = ts - self.last_ts;
+                self.close_turn(cur, gap, len);
+                self.open_turn(dir, gap);
+                TurnEvent::Switched
+            }
+            None => TurnEvent::Switched,
+        };
+        if event == TurnEvent::Switched {
+            self.current = Some(dir);
+            self.bytes = 0;
+            self.segments = 0;
+        }
+        self.bytes = self.bytes.saturating_add(len);
+        self.segments += 1;
+        self.last_ts = ts;
+        if !self.first_turn_done[dir.idx()] {
+            self.first_turn_bytes[dir.idx()] = self.bytes;
+        }
+        event
+    }
+
+    fn close_turn(&mut self, who: Dir, gap: Span, answer_len: u32) {
+        self.first_turn_done[who.idx()] = true;
+        let s = &mut self.by[who.idx()];
+        if self.bytes <= SMALL_TURN_BYTES {
+            s.small += 1;
+            if gap <= ANSWER_WINDOW {
+                s.answered += 1;
+            }
+            if self.segments == 1 && self.bytes <= KEYSTROKE_MAX && answer_len == self.bytes && gap <= ECHO_WINDOW {
+                s.echoes += 1;
+            }
+        }
+    }
+
+    fn open_turn(&mut self, who: Dir, gap: Span) {
+        let s = &mut self.by[who.idx()];
+        s.turns += 1;
+        if gap < FAST_GAP {
+            s.fast_gap += 1;
+        }
+        if gap >= IDLE_GAP {
+            s.after_idle += 1;
+        }
+        if (HUMAN_GAP_MIN..=HUMAN_GAP_MAX).contains(&gap) {
+            s.human_gap += 1;
+            let l = (gap.as_secs_f64() as f32).ln();
+            s.log_gap_n += 1;
+            s.log_gap_sum += l;
+            s.log_gap_sq += l * l;
+        }
+    }
+}
+
+/// The result of weighing the turn statistics: is a person typing, and on which side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Interactivity {
+    pub typist: Dir,
+    /// Typed turns the other side answered.
+    pub exchanges: u32,
+    /// Keystrokes echoed back one for one (a pty, or ssh).
+    pub echoes: u32,
+}
+
+/// Minimum answered exchanges before calling a session interactive.
+pub const MIN_EXCHANGES: u32 = 3;
+
+impl Turns {
+    /// Decides whether one side is a person typing at the other. `None` when neither side
+    /// fits: bulk transfers, request/response machines, metronomes, chat.
+    pub fn interactivity(&self) -> Option<Interactivity> {
+        let mut best: Option<Interactivity> = None;
+        for typist in [Dir::Resp, Dir::Orig] {
+            let t = &self.by[typist.idx()];
+            let o = &self.by[typist.other().idx()];
+            if t.answered < MIN_EXCHANGES || t.turns < MIN_EXCHANGES || o.turns < MIN_EXCHANGES - 1 {
+                continue;
+            }
+            let ratio = |a: u32, b: u32| a as f32 / b.max(1) as f32;
+            // Most of the typist's turns are small and get a quick answer …
+            let small_ok = ratio(t.small, t.turns + 1) >= 0.6;
+            let answered_ok = ratio(t.answered, t.small) >= 0.6;
+            // … the typist starts after human gaps that vary …
+            let human_ok = ratio(t.human_gap, t.turns) >= 0.6 && t.gap_log_spread() >= 0.25;
+            // … and the other side answers at machine speed.
+            let machine_ok = ratio(o.fast_gap, o.turns) >= 0.6;
+            if small_ok && answered_ok && human_ok && machine_ok {
+                let cand = Interactivity { typist, exchanges: t.answered, echoes: t.echoes };
+                if best.is_none_or(|b| cand.exchanges > b.exchanges) {
+                    best = Some(cand);
+                }
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_nanos(ms * 1_000_000)
+    }
+
+    /// A person on `typist` types lines with varied think time; the other side answers.
+    fn line_session(typist: Dir, thinks_ms: &[i64]) -> Turns {
+        let mut t = Turns::default();
+        let mut now = 0;
+        t.segment(typist.other(), at(now), 40); // a banner or prompt first
+        for think in thinks_ms {
+            now += think;
+            t.segment(typist, at(now), 12);
+            now += 4;
+            t.segment(typist.other(), at(now), 300);
+            t.segment(typist.other(), at(now + 1), 20);
+        }
+        t
+    }
+
+    #[test]
+    fn a_person_typing_at_the_accepting_side_is_found() {
+        let t = line_session(Dir::Resp, &[2100, 5400, 3200, 7900, 2600]);
+        let i = t.interactivity().expect("interactive");
+        assert_eq!(i.typist, Dir::Resp);
+        assert!(i.exchanges >= 4);
+    }
+
+    #[test]
+    fn a_metronome_is_not_a_person() {
+        let t = line_session(Dir::Orig, &[5000, 5000, 5000, 5000, 5000, 5000]);
+        assert_eq!(t.interactivity(), None);
+    }
+
+    #[test]
+    fn sub_millisecond_request_response_is_a_machine() {
+        let mut t = Turns::default();
+        let mut now_us = 0i64;
+        for _ in 0..50 {
+            t.segment(Dir::Orig, Timestamp::from_nanos(now_us * 1000), 30);
+            now_us += 150;
+            t.segment(Dir::Resp, Timestamp::from_nanos(now_us * 1000), 12);
+            now_us += 300;
+        }
+        assert_eq!(t.interactivity(), None);
+    }
+
+    #[test]
+    fn keystrokes_echoed_one_for_one_count_as_echoes() {
+        let mut t = Turns::default();
+        let mut now = 0;
+        for gap in [180, 95, 240, 130, 310, 150, 220] {
+            now += gap;
+            t.segment(Dir::Resp, at(now), 1);
+            t.segment(Dir::Orig, at(now + 2), 1);
+        }
+        let i = t.interactivity().expect("interactive");
+        assert_eq!(i.typist, Dir::Resp);
+        assert!(i.echoes >= 6, "{i:?}");
+    }
+
+    #[test]
+    fn chat_where_both_sides_take_their_time_is_not_a_shell() {
+        let mut t = Turns::default();
+        let gaps = [3100, 4700, 2200, 6100, 3900, 2800, 5200, 4400, 3600, 2500];
+        let mut now = 0;
+        for (i, g) in gaps.iter().enumerate() {
+            now += g;
+            t.segment(if i % 2 == 0 { Dir::Orig } else { Dir::Resp }, at(now), 60);
+        }
+        assert_eq!(t.interactivity(), None);
+    }
+}
