@@ -330,7 +330,10 @@ mod tests {
         m.insert(cidr("2001:db8::/32"), "v6");
         assert_eq!(m.longest_match(ip("10.20.1.5")).map(|(_, v)| *v), Some("narrow"));
         assert_eq!(m.longest_match(ip("10.20.2.5")).map(|(_, v)| *v), Some("middle"));
-        assert_eq!(m.longest_match(ip("10.30.0.1")).map(|(c, v)| (c.to_string(), *v)), Some(("10.0.0.0/8".into(), "wide")));
+        assert_eq!(
+            m.longest_match(ip("10.30.0.1")).map(|(c, v)| (c.to_string(), *v)),
+            Some(("10.0.0.0/8".into(), "wide"))
+        );
         assert_eq!(m.longest_match(ip("8.8.8.8")).map(|(_, v)| *v), Some("everything"));
         assert_eq!(m.longest_match(ip("2001:db8::9")).map(|(_, v)| *v), Some("v6"));
         assert_eq!(m.longest_match(ip("2001:db9::9")), None);
@@ -343,7 +346,8 @@ mod tests {
 
     #[test]
     fn set_contains_and_dedups() {
-        let s: CidrSet = ["10.0.0.0/8", "192.168.0.0/16", "10.0.0.0/8", "fc00::/7"].iter().map(|c| cidr(c)).collect();
+        let s: CidrSet =
+            ["10.0.0.0/8", "192.168.0.0/16", "10.0.0.0/8", "fc00::/7"].iter().map(|c| cidr(c)).collect();
         assert_eq!(s.len(), 3);
         assert!(s.contains(ip("192.168.4.4")));
         assert!(s.contains(ip("fdab::1")));

@@ -110,28 +110,20 @@ impl Exclusion {
     /// Every field present must match; within a field any entry may. Process fields
     /// never match a query that lacks that piece of process context.
     pub fn matches(&self, q: &ExclusionQuery<'_>) -> bool {
-        fn field<T: ?Sized>(want: &Option<impl Sized>, have: Option<&T>, ok: impl Fn(&T) -> bool) -> bool {
-            match (want, have) {
-                (None, _) => true,
-                (Some(_), None) => false,
-                (Some(_), Some(h)) => ok(h),
+        /// An absent field matches anything; a present one needs the query's value.
+        fn want<W, H: Copy>(want: &Option<W>, have: Option<H>, ok: impl Fn(&W, H) -> bool) -> bool {
+            match want {
+                None => true,
+                Some(w) => have.is_some_and(|h| ok(w, h)),
             }
         }
-        self.source.as_ref().is_none_or(|s| s.contains(q.source))
-            && self.destination.as_ref().is_none_or(|s| s.contains(q.destination))
-            && self.destination_port.as_ref().is_none_or(|p| p.contains(&q.destination_port))
-            && field(&self.destination_asn, q.destination_asn.as_ref(), |a| {
-                self.destination_asn.as_ref().is_some_and(|l| l.contains(a))
-            })
-            && field(&self.process_name, q.process_name, |n: &str| {
-                self.process_name.as_ref().is_some_and(|l| l.matches(n))
-            })
-            && field(&self.parent_name, q.parent_name, |n: &str| {
-                self.parent_name.as_ref().is_some_and(|l| l.matches(n))
-            })
-            && field(&self.command_line, q.command_line, |c: &str| {
-                self.command_line.as_ref().is_some_and(|r| r.is_match(c))
-            })
+        want(&self.source, Some(q.source), |s, ip| s.contains(ip))
+            && want(&self.destination, Some(q.destination), |s, ip| s.contains(ip))
+            && want(&self.destination_port, Some(q.destination_port), |ports, p| ports.contains(&p))
+            && want(&self.destination_asn, q.destination_asn, |asns, a| asns.contains(&a))
+            && want(&self.process_name, q.process_name, |names, n| names.matches(n))
+            && want(&self.parent_name, q.parent_name, |names, n| names.matches(n))
+            && want(&self.command_line, q.command_line, |re, c| re.is_match(c))
     }
 }
 
@@ -155,9 +147,18 @@ pub struct ExclusionQuery<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExclusionOutcome {
     None,
-    Excluded { index: usize, reason: String, owner: String },
+    Excluded {
+        index: usize,
+        reason: String,
+        owner: String,
+    },
     /// It would have matched but expired; it no longer suppresses anything.
-    Expired { index: usize, reason: String, owner: String, expired_on: String },
+    Expired {
+        index: usize,
+        reason: String,
+        owner: String,
+        expired_on: String,
+    },
 }
 
 /// The validated site policy. See the module docs.
@@ -195,7 +196,8 @@ impl SitePolicy {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| Error::usage(format!("{name}: {e}")))?;
         let text = String::from_utf8(bytes).map_err(|e| {
-            let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count();
+            let line =
+                1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count();
             Error::usage(format!("{name}:{line}: the file is not UTF-8"))
         })?;
         Self::parse(&text, &name)
@@ -243,7 +245,11 @@ impl SitePolicy {
         let mut expired = None;
         for e in self.exclusions.iter().filter(|e| e.matches(q)) {
             if !e.is_expired(at) {
-                return ExclusionOutcome::Excluded { index: e.index, reason: e.reason.clone(), owner: e.owner.clone() };
+                return ExclusionOutcome::Excluded {
+                    index: e.index,
+                    reason: e.reason.clone(),
+                    owner: e.owner.clone(),
+                };
             }
             expired.get_or_insert(e);
         }
@@ -281,3 +287,6 @@ impl SitePolicy {
         self.role_blocks
     }
 }
+
+#[cfg(test)]
+mod tests;

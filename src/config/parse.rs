@@ -139,7 +139,11 @@ pub(super) fn parse(text: &str) -> Result<SitePolicy, ParseError> {
             let mut path = Vec::new();
             let table = DeValue::Table(tree.get_ref().clone());
             find_path(&table, start, &mut path);
-            return Err(ParseError { line: cx.line(start), path: path.concat(), message: e.message().to_string() });
+            return Err(ParseError {
+                line: cx.line(start),
+                path: path.concat(),
+                message: e.message().to_string(),
+            });
         }
     };
     validate(&cx, raw)
@@ -178,7 +182,9 @@ fn table_header(before: &str) -> Option<String> {
         let name = name.trim();
         let count = before
             .lines()
-            .filter(|l| l.trim().strip_prefix("[[").and_then(|h| h.split("]]").next()).map(str::trim) == Some(name))
+            .filter(|l| {
+                l.trim().strip_prefix("[[").and_then(|h| h.split("]]").next()).map(str::trim) == Some(name)
+            })
             .count();
         return Some(format!("{name}[{}]", count.saturating_sub(1)));
     }
@@ -229,13 +235,16 @@ fn validate(cx: &Ctx<'_>, raw: RawFile) -> Result<SitePolicy, ParseError> {
         }
         let tz = match &site.timezone {
             Some(tz) => {
-                super::schedule::time_zone(tz.get_ref()).map_err(|m| cx.err(tz.span(), "site.timezone", m))?;
+                super::schedule::time_zone(tz.get_ref())
+                    .map_err(|m| cx.err(tz.span(), "site.timezone", m))?;
                 tz.get_ref().clone()
             }
             None => "UTC".to_string(),
         };
         let hours = match &site.business_hours {
-            Some(h) => Some(parse_hours(h.get_ref()).map_err(|m| cx.err(h.span(), "site.business_hours", m))?),
+            Some(h) => {
+                Some(parse_hours(h.get_ref()).map_err(|m| cx.err(h.span(), "site.business_hours", m))?)
+            }
             None => None,
         };
         let days = match &site.business_days {
@@ -247,9 +256,8 @@ fn validate(cx: &Ctx<'_>, raw: RawFile) -> Result<SitePolicy, ParseError> {
             (None, Some(_)) => Some(super::Hours { start: 0, end: 24 * 60 }),
             (h, _) => h,
         };
-        policy.schedule = Schedule::new(&tz, hours, days).map_err(|m| {
-            cx.err(site.timezone.as_ref().map_or(0..0, |t| t.span()), "site.timezone", m)
-        })?;
+        policy.schedule = Schedule::new(&tz, hours, days)
+            .map_err(|m| cx.err(site.timezone.as_ref().map_or(0..0, |t| t.span()), "site.timezone", m))?;
     }
 
     // Roles: the same network may not be given two roles.
@@ -261,13 +269,18 @@ fn validate(cx: &Ctx<'_>, raw: RawFile) -> Result<SitePolicy, ParseError> {
             .name
             .as_ref()
             .ok_or_else(|| cx.err(r.span(), format!("{at}.name"), "missing; every [[role]] needs a name"))?;
-        let role: Role = name.get_ref().parse().map_err(|m: String| cx.err(name.span(), format!("{at}.name"), m))?;
+        let role: Role =
+            name.get_ref().parse().map_err(|m: String| cx.err(name.span(), format!("{at}.name"), m))?;
         let cidrs = body
             .cidrs
             .as_ref()
             .ok_or_else(|| cx.err(r.span(), format!("{at}.cidrs"), "missing; every [[role]] needs cidrs"))?;
         if cidrs.get_ref().is_empty() {
-            return Err(cx.err(cidrs.span(), format!("{at}.cidrs"), "is empty; list the networks this role covers"));
+            return Err(cx.err(
+                cidrs.span(),
+                format!("{at}.cidrs"),
+                "is empty; list the networks this role covers",
+            ));
         }
         for (j, c) in cidrs.get_ref().iter().enumerate() {
             let cidr = parse_cidr(cx, c, &format!("{at}.cidrs[{j}]"))?;
@@ -308,7 +321,11 @@ fn validate(cx: &Ctx<'_>, raw: RawFile) -> Result<SitePolicy, ParseError> {
             class.get_ref().parse().map_err(|m: String| cx.err(class.span(), format!("{at}.class"), m))?;
         let n = *asn.get_ref();
         if let Some(line) = asn_lines.insert(n, cx.line(asn.span().start)) {
-            return Err(cx.err(asn.span(), format!("{at}.asn"), format!("AS{n} is already classed at line {line}")));
+            return Err(cx.err(
+                asn.span(),
+                format!("{at}.asn"),
+                format!("AS{n} is already classed at line {line}"),
+            ));
         }
         policy.asn_classes.insert(n, value);
     }
@@ -323,7 +340,9 @@ fn parse_cidr(cx: &Ctx<'_>, c: &S<String>, path: &str) -> Result<Cidr, ParseErro
     c.get_ref().parse().map_err(|e| {
         let s = c.get_ref();
         let m = match e {
-            CidrError::Syntax => format!("{s:?} is not a CIDR (e.g. \"10.0.0.0/8\", \"fc00::/7\" or one address)"),
+            CidrError::Syntax => {
+                format!("{s:?} is not a CIDR (e.g. \"10.0.0.0/8\", \"fc00::/7\" or one address)")
+            }
             CidrError::HostBits(net) => format!("{s:?} has host bits set; did you mean \"{net}\"?"),
         };
         cx.err(c.span(), path, m)
@@ -350,7 +369,12 @@ fn names(cx: &Ctx<'_>, list: &[S<String>], path: &str) -> Result<NameList, Parse
     Ok(NameList::new(list.iter().map(|n| n.get_ref())))
 }
 
-fn exclusion(cx: &Ctx<'_>, i: usize, e: &S<RawExclusion>, schedule: &Schedule) -> Result<Exclusion, ParseError> {
+fn exclusion(
+    cx: &Ctx<'_>,
+    i: usize,
+    e: &S<RawExclusion>,
+    schedule: &Schedule,
+) -> Result<Exclusion, ParseError> {
     let at = format!("exclusion[{i}]");
     let body = e.get_ref();
     let required = |f: &Option<S<String>>, field: &str| -> Result<String, ParseError> {
@@ -373,8 +397,9 @@ fn exclusion(cx: &Ctx<'_>, i: usize, e: &S<RawExclusion>, schedule: &Schedule) -
         toml::Value::Datetime(d) if d.time.is_none() && d.offset.is_none() => d.to_string(),
         other => other.to_string(),
     };
-    let date = parse_date(&text)
-        .ok_or_else(|| cx.err(expires.span(), format!("{at}.expires"), format!("{text:?} is not a date (YYYY-MM-DD)")))?;
+    let date = parse_date(&text).ok_or_else(|| {
+        cx.err(expires.span(), format!("{at}.expires"), format!("{text:?} is not a date (YYYY-MM-DD)"))
+    })?;
 
     let source = match nonempty(&body.source) {
         Some(l) => Some(cidrs_at(cx, l, &format!("{at}.source"))?),
@@ -409,7 +434,11 @@ fn exclusion(cx: &Ctx<'_>, i: usize, e: &S<RawExclusion>, schedule: &Schedule) -
                 }
             }
             let set = RegexSet::new(l.iter().map(|r| r.get_ref())).map_err(|err| {
-                cx.err(l[0].span(), format!("{at}.command_line"), format!("the regexes are too large together: {err}"))
+                cx.err(
+                    l[0].span(),
+                    format!("{at}.command_line"),
+                    format!("the regexes are too large together: {err}"),
+                )
             })?;
             Some(set)
         }
@@ -472,9 +501,9 @@ fn parse_date(s: &str) -> Option<jiff::civil::Date> {
 fn process_lists(cx: &Ctx<'_>, p: &RawProcess) -> Result<ProcessLists, ParseError> {
     let mut lists = ProcessLists::default();
     let apply = |target: &mut NameList,
-                     replace: &List<String>,
-                     extra: &List<String>,
-                     name: &str|
+                 replace: &List<String>,
+                 extra: &List<String>,
+                 name: &str|
      -> Result<(), ParseError> {
         if let Some(r) = replace {
             *target = names(cx, r.get_ref(), &format!("process.{name}"))?;
@@ -488,7 +517,12 @@ fn process_lists(cx: &Ctx<'_>, p: &RawProcess) -> Result<ProcessLists, ParseErro
     apply(&mut lists.shells, &p.shells, &p.extra_shells, "shells")?;
     apply(&mut lists.interpreters, &p.interpreters, &p.extra_interpreters, "interpreters")?;
     apply(&mut lists.exposed_services, &p.exposed_services, &p.extra_exposed_services, "exposed_services")?;
-    apply(&mut lists.trusted_automation, &p.trusted_automation, &p.extra_trusted_automation, "trusted_automation")?;
+    apply(
+        &mut lists.trusted_automation,
+        &p.trusted_automation,
+        &p.extra_trusted_automation,
+        "trusted_automation",
+    )?;
 
     let markers = |l: &[S<String>], path: &str| -> Result<Vec<String>, ParseError> {
         l.iter()

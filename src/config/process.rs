@@ -13,31 +13,73 @@
 
 use std::collections::HashSet;
 
-pub const DEFAULT_SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "ash", "fish", "busybox"];
+pub const DEFAULT_SHELLS: &[&str] =
+    &["sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "ash", "fish", "busybox"];
 
 pub const DEFAULT_INTERPRETERS: &[&str] = &[
-    "python", "python2", "python3", "perl", "php", "ruby", "node", "lua", "tclsh", "awk", "gawk", "socat", "nc",
-    "ncat", "netcat", "openssl", "telnet", "java", "pwsh",
+    "python", "python2", "python3", "perl", "php", "ruby", "node", "lua", "tclsh", "awk", "gawk", "socat",
+    "nc", "ncat", "netcat", "openssl", "telnet", "java", "pwsh",
 ];
 
 pub const DEFAULT_EXPOSED_SERVICES: &[&str] = &[
     // Web servers and application servers (Falco http_server_binaries; Elastic adds the rest).
-    "nginx", "apache", "apache2", "httpd", "lighttpd", "caddy", "php-fpm*", "uwsgi", "gunicorn", "puma", "node",
+    "nginx",
+    "apache",
+    "apache2",
+    "httpd",
+    "lighttpd",
+    "caddy",
+    "php-fpm*",
+    "uwsgi",
+    "gunicorn",
+    "puma",
+    "node",
     // Databases and stores (Falco db_server_binaries, nosql_server_binaries).
-    "postgres", "mysqld", "mariadbd", "sqlplus", "redis-server", "mongod", "couchdb", "memcached", "rabbitmq-server",
+    "postgres",
+    "mysqld",
+    "mariadbd",
+    "sqlplus",
+    "redis-server",
+    "mongod",
+    "couchdb",
+    "memcached",
+    "rabbitmq-server",
     // CI and document converters that handle untrusted input.
-    "jenkins", "soffice.bin", "libreoffice", "unoconv", "pandoc", "convert", "gs",
+    "jenkins",
+    "soffice.bin",
+    "libreoffice",
+    "unoconv",
+    "pandoc",
+    "convert",
+    "gs",
 ];
 
 /// Java is an exposed service only when its command line names one of these (Tomcat,
 /// Jetty, WildFly/JBoss, WebLogic, Jenkins, ZooKeeper, Kafka, Elasticsearch).
 pub const DEFAULT_JAVA_SERVICES: &[&str] = &[
-    "tomcat", "catalina", "jetty", "wildfly", "jboss", "weblogic", "jenkins", "zookeeper", "kafka", "elasticsearch",
+    "tomcat",
+    "catalina",
+    "jetty",
+    "wildfly",
+    "jboss",
+    "weblogic",
+    "jenkins",
+    "zookeeper",
+    "kafka",
+    "elasticsearch",
 ];
 
 pub const DEFAULT_TRUSTED_AUTOMATION: &[&str] = &[
-    "salt-call", "fail2ban-server", "ansible", "rsync", "borg", "restic", "gitlab-runner", "actions-runner",
-    "Runner.Worker", "jenkins-agent",
+    "salt-call",
+    "fail2ban-server",
+    "ansible",
+    "rsync",
+    "borg",
+    "restic",
+    "gitlab-runner",
+    "actions-runner",
+    "Runner.Worker",
+    "jenkins-agent",
 ];
 
 /// A list of process names with trailing-`*` prefix globs.
@@ -87,7 +129,9 @@ impl NameList {
         if base.is_empty() {
             return false;
         }
-        candidates(&base).iter().any(|c| self.exact.contains(c.as_str()) || self.prefixes.iter().any(|p| c.starts_with(p)))
+        candidates(&base)
+            .iter()
+            .any(|c| self.exact.contains(c.as_str()) || self.prefixes.iter().any(|p| c.starts_with(p)))
     }
 }
 
@@ -101,7 +145,9 @@ pub fn validate_entry(entry: &str) -> Result<(), String> {
         return Err(format!("{entry:?}: `*` is allowed only at the end, as a prefix glob"));
     }
     if body.contains('/') || body.contains('\\') {
-        return Err(format!("{entry:?} is a path; list the program's name (the path is stripped before comparing)"));
+        return Err(format!(
+            "{entry:?} is a path; list the program's name (the path is stripped before comparing)"
+        ));
     }
     if body != body.trim() {
         return Err(format!("{entry:?} has leading or trailing spaces"));
@@ -222,17 +268,37 @@ mod tests {
         for s in ["sshd", "bashful", "shx", "", "/"] {
             assert!(!p.is_shell(s), "{s:?}");
         }
-        for s in ["python3.11", "/usr/bin/python3", "python2.7", "perl5.36", "php8.2", "ruby3.1", "nc.openbsd", "ncat"] {
+        for s in [
+            "python3.11",
+            "/usr/bin/python3",
+            "python2.7",
+            "perl5.36",
+            "php8.2",
+            "ruby3.1",
+            "nc.openbsd",
+            "ncat",
+        ] {
             assert!(p.is_interpreter(s), "{s}");
         }
         assert!(!p.is_interpreter("pythonista"));
         assert!(!p.is_interpreter("ncdu"));
-        for s in ["php-fpm8.2", "php-fpm", "php-fpm: pool www", "/usr/sbin/nginx", "postgres", "soffice.bin", "httpd"] {
+        for s in [
+            "php-fpm8.2",
+            "php-fpm",
+            "php-fpm: pool www",
+            "/usr/sbin/nginx",
+            "postgres",
+            "soffice.bin",
+            "httpd",
+        ] {
             assert!(p.is_exposed_service(s), "{s}");
         }
         assert!(!p.is_exposed_service("sshd"));
         assert!(!p.is_exposed_service("java"), "java needs its command line");
-        assert!(p.is_exposed_process("java", Some("java -Dcatalina.base=/opt/tomcat org.apache.catalina.startup.Bootstrap")));
+        assert!(p.is_exposed_process(
+            "java",
+            Some("java -Dcatalina.base=/opt/tomcat org.apache.catalina.startup.Bootstrap")
+        ));
         assert!(!p.is_exposed_process("java", Some("java -jar myapp.jar")));
         assert!(!p.is_exposed_process("java", None));
         assert!(!p.is_exposed_process("bash", Some("bash -c tomcat")), "markers apply to java only");
