@@ -75,6 +75,14 @@ impl FromStr for Cidr {
                 (addr, if addr.is_ipv4() { 32 } else { 128 })
             }
         };
+        // `::ffff:10.0.0.0/104` is stored as `10.0.0.0/8`, the form lookups use.
+        let (addr, prefix) = match addr {
+            IpAddr::V6(v6) if (96..=128).contains(&prefix) => match v6.to_ipv4_mapped() {
+                Some(v4) => (IpAddr::V4(v4), prefix - 96),
+                None => (addr, prefix),
+            },
+            _ => (addr, prefix),
+        };
         let cidr = Cidr::new(addr, prefix).ok_or(CidrError::Syntax)?;
         if cidr.addr != addr {
             return Err(CidrError::HostBits(cidr));
@@ -318,6 +326,9 @@ mod tests {
         assert!(ten.contains(ip("10.255.255.255")));
         assert!(!ten.contains(ip("11.0.0.0")));
         assert!(ten.contains(ip("::ffff:10.1.2.3")), "IPv4-mapped addresses count as IPv4");
+        let mapped = cidr("::ffff:10.0.0.0/104");
+        assert_eq!(mapped, ten, "IPv4-mapped networks are stored as IPv4");
+        assert!(mapped.contains(ip("10.9.9.9")));
     }
 
     #[test]
