@@ -243,7 +243,7 @@ impl ProcessLists {
             return true;
         }
         let Some(cmd) = command_line else { return false };
-        if !NameList::new(["java"]).matches(name) {
+        if !candidates(&base_name(name)).iter().any(|c| c == "java") {
             return false;
         }
         let cmd = cmd.to_ascii_lowercase();
