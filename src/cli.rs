@@ -181,5 +181,11 @@ pub struct ConfigArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate a site policy file; errors name the file, line and field.
-    Check { file: PathBuf },
+    Check {
+        file: PathBuf,
+        /// Judge exclusion expiry at the end of this day (YYYY-MM-DD, site time zone)
+        /// instead of now.
+        #[arg(long, value_name = "DATE")]
+        at: Option<String>,
+    },
 }

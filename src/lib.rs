@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod context;
 pub mod decode;
 pub mod error;
