@@ -87,7 +87,7 @@ impl CaptureFile {
             [0xa1, 0xb2, 0xc3, 0xd4] => cf.read_pcap_header(true, false)?,
             [0x4d, 0x3c, 0xb2, 0xa1] => cf.read_pcap_header(false, true)?,
             [0xa1, 0xb2, 0x3c, 0x4d] => cf.read_pcap_header(true, true)?,
-            [0x0a, 0x0d, 0x0d, 0x0a] => cf.read_section_header()?,
+            m if u32::from_le_bytes(m) == PCAPNG_SHB => cf.read_section_header()?,
             _ => {
                 return Err(cf.not_a_capture(&format!(
                     "it starts with bytes {:02x} {:02x} {:02x} {:02x}",
@@ -226,7 +226,7 @@ impl CaptureFile {
                     return Ok(None);
                 }
             }
-            if head[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+            if u32::from_le_bytes([head[0], head[1], head[2], head[3]]) == PCAPNG_SHB {
                 // A new section: its own byte order and its own interfaces. Re-read the
                 // header through the section reader, which expects the type consumed.
                 let mut rest = [0u8; 4];

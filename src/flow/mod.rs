@@ -2,3 +2,4 @@
 
 pub mod community_id;
 pub mod key;
+pub mod table;

@@ -1,0 +1,97 @@
+//! Resolves the context of one session from the site policy and the ASN database.
+
+use super::{ports, AsnClass, AsnLookup, RemoteNetwork};
+use crate::config::{ExclusionOutcome, ExclusionQuery, Role, SitePolicy};
+use crate::flow::key::Endpoint;
+use crate::time::Timestamp;
+use crate::verdict::ContextFacts;
+use std::net::IpAddr;
+
+/// Read-only context shared by every shard.
+pub struct Context {
+    pub policy: SitePolicy,
+    asn: Option<Box<dyn AsnLookup>>,
+}
+
+/// Where a session sits: who is home, who is remote, what network the remote is in.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub facts: ContextFacts,
+    pub remote_network: Option<RemoteNetwork>,
+    pub role: Option<Role>,
+    /// ECS `network.direction` from the initiator's point of view.
+    pub direction: &'static str,
+}
+
+impl Context {
+    pub fn new(policy: SitePolicy, asn: Option<Box<dyn AsnLookup>>) -> Self {
+        Context { policy, asn }
+    }
+
+    /// Context for a session whose shell runs on `shell` and whose other end is `remote`.
+    /// `remote_speaks_its_port` is true when the remote port carries the protocol it is
+    /// for (TLS on 443), which lowers the weight of cloud destinations.
+    pub fn place(
+        &self,
+        initiator: Endpoint,
+        responder: Endpoint,
+        shell: Endpoint,
+        remote: Endpoint,
+        remote_speaks_its_port: bool,
+        at: Timestamp,
+    ) -> Placement {
+        let p = &self.policy;
+        let remote_network = if p.is_home(remote.ip) || !is_global(remote.ip) {
+            None
+        } else {
+            self.asn.as_ref().and_then(|db| db.remote_network(remote.ip))
+        };
+        let remote_class = remote_network.as_ref().map(|n| n.class).filter(|c| *c != AsnClass::Unknown);
+        let role = p.role_of(shell.ip);
+        let facts = ContextFacts {
+            remote_class,
+            remote_on_service_port: remote_speaks_its_port && ports::service(remote.port).is_some(),
+            shell_host_role: role,
+            remote_is_admin: p.is_admin(remote.ip),
+            off_hours: p.is_off_hours(at),
+        };
+        let direction = match (p.is_home(initiator.ip), p.is_home(responder.ip)) {
+            (true, false) => "outbound",
+            (false, true) => "inbound",
+            (true, true) => "internal",
+            (false, false) => "external",
+        };
+        Placement { facts, remote_network, role, direction }
+    }
+
+    /// Whether a site exclusion covers this session.
+    pub fn exclusion(&self, q: &ExclusionQuery<'_>, at: Timestamp) -> ExclusionOutcome {
+        self.policy.exclusion_for(q, at)
+    }
+}
+
+/// Addresses that can belong to an ASN (not private, loopback, link-local, documentation
+/// or benchmarking space).
+fn is_global(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || o[0] == 100 && (64..128).contains(&o[1])
+                || o[0] == 198 && (18..20).contains(&o[1])
+                || o[0] == 192 && o[1] == 0 && o[2] == 2
+                || o[0] == 198 && o[1] == 51 && o[2] == 100
+                || o[0] == 203 && o[1] == 0 && o[2] == 113
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80 || s[0] == 0x2001 && s[1] == 0x0db8)
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! The detector for one shard of flows: updates each session's evidence per packet in
+//! O(1), judges a session again only when its evidence changed (a turn ended, a tell
+//! appeared), and reports a detection each time a session's tier rises. It decides
+//! while the session is still open; closing only finishes the record.
+
+use crate::context::resolve::{Context, Placement};
+use crate::decode::TcpSegment;
+use crate::evidence::{Dir, Evidence, PrefixBudget, Segment};
+use crate::flow::key::{Endpoint, FlowKey, Side};
+use crate::flow::table::{infer_initiator, EndReason, FlowTable, Lifecycle, SessionState, Timeouts};
+use crate::time::Timestamp;
+use crate::verdict::{self, NetworkFindings, Ports, Tier, Verdict};
+use std::sync::Arc;
+
+/// One TCP session in the table.
+#[derive(Debug)]
+pub struct Session {
+    pub key: FlowKey,
+    pub initiator: Side,
+    /// The initiator was taken from the ports, not the handshake (picked up mid-stream).
+    pub direction_inferred: bool,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    fin: [bool; 2],
+    rst: bool,
+    established: bool,
+    pub evidence: Evidence,
+    /// The highest tier reported so far, and how many reports.
+    pub reported: Option<Tier>,
+    pub reports: u16,
+}
+
+impl Session {
+    fn new(key: FlowKey, seg: &TcpSegment<'_>, sender: Side) -> Self {
+        let (initiator, inferred) =
+            infer_initiator(sender, seg.flags.syn(), seg.flags.ack(), seg.src_port, seg.dst_port);
+        Session {
+            key,
+            initiator,
+            direction_inferred: inferred,
+            first_ts: seg.ts,
+            last_ts: seg.ts,
+            fin: [false; 2],
+            rst: false,
+            established: false,
+            evidence: Evidence::default(),
+            reported: None,
+            reports: 0,
+        }
+    }
+
+    pub fn orig(&self) -> Endpoint {
+        self.key.endpoint(self.initiator)
+    }
+
+    pub fn resp(&self) -> Endpoint {
+        self.key.endpoint(self.initiator.other())
+    }
+
+    pub fn endpoint(&self, dir: Dir) -> Endpoint {
+        match dir {
+            Dir::Orig => self.orig(),
+            Dir::Resp => self.resp(),
+        }
+    }
+
+    /// A stable id for this session: its key hash mixed with its start time.
+    pub fn session_id(&self) -> String {
+        format!("{:016x}", self.key.shard_hash() ^ self.first_ts.as_nanos() as u64)
+    }
+}
+
+impl Lifecycle for Session {
+    fn last_seen(&self) -> Timestamp {
+        self.last_ts
+    }
+    fn state(&self) -> SessionState {
+        if self.rst || (self.fin[0] && self.fin[1]) {
+            SessionState::Closed
+        } else if self.established {
+            SessionState::Established
+        } else {
+            SessionState::HalfOpen
+        }
+    }
+}
+
+/// A session whose tier rose: everything later stages need to report, join and re-judge.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub session_id: String,
+    /// Which report this is for the session (1, 2, …).
+    pub sequence: u16,
+    pub decided_at: Timestamp,
+    pub session_start: Timestamp,
+    pub source: Endpoint,
+    pub destination: Endpoint,
+    pub direction_inferred: bool,
+    pub shell_side: Dir,
+    pub findings: NetworkFindings,
+    pub placement: Placement,
+    pub verdict: Verdict,
+    pub summary: SessionSummary,
+}
+
+/// The counters behind a decision, reported in `shellsight.session`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionSummary {
+    pub duration_s: f64,
+    pub orig: crate::evidence::DirStats,
+    pub resp: crate::evidence::DirStats,
+    pub orig_turns: crate::evidence::turns::TurnStats,
+    pub resp_turns: crate::evidence::turns::TurnStats,
+    pub protocol_orig: &'static str,
+    pub protocol_resp: &'static str,
+    pub typed_lines_orig: crate::evidence::Lines,
+    pub typed_lines_resp: crate::evidence::Lines,
+    pub prompts: [u16; 2],
+}
+
+impl SessionSummary {
+    pub fn of(s: &Session) -> Self {
+        let e = &s.evidence;
+        SessionSummary {
+            duration_s: (s.last_ts - s.first_ts).as_secs_f64(),
+            orig: e.dirs[0],
+            resp: e.dirs[1],
+            orig_turns: e.turns.by[0],
+            resp_turns: e.turns.by[1],
+            protocol_orig: e.protocol[0].as_str(),
+            protocol_resp: e.protocol[1].as_str(),
+            typed_lines_orig: e.lines[0],
+            typed_lines_resp: e.lines[1],
+            prompts: e.prompts,
+        }
+    }
+}
+
+/// A finished session, for `--flows`.
+#[derive(Debug, Clone)]
+pub struct FlowRecord {
+    pub session_id: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub source: Endpoint,
+    pub destination: Endpoint,
+    pub direction_inferred: bool,
+    pub end_reason: EndReason,
+    pub reported: Option<Tier>,
+    pub summary: SessionSummary,
+}
+
+/// What the detector hands downstream.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Detection(Box<Detection>),
+    Flow(Box<FlowRecord>),
+}
+
+impl Event {
+    /// The capture time the event belongs to, for ordering output.
+    pub fn time(&self) -> Timestamp {
+        match self {
+            Event::Detection(d) => d.decided_at,
+            Event::Flow(f) => f.end,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct DetectStats {
+    pub segments: u64,
+    pub judged: u64,
+    pub detections: u64,
+    pub prefix_refused: u64,
+}
+
+/// Settings for a detector.
+#[derive(Debug, Clone, Copy)]
+pub struct DetectorConfig {
+    pub max_flows: usize,
+    pub timeouts: Timeouts,
+    pub prefix_budget_bytes: usize,
+    pub flow_records: bool,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            max_flows: 1_000_000,
+            timeouts: Timeouts::default(),
+            prefix_budget_bytes: 64 << 20,
+            flow_records: false,
+        }
+    }
+}
+
+pub struct Detector {
+    table: FlowTable<Session>,
+    budget: PrefixBudget,
+    context: Arc<Context>,
+    ended: Vec<(Session, EndReason)>,
+    flow_records: bool,
+    pub stats: DetectStats,
+}
+
+impl Detector {
+    pub fn new(config: DetectorConfig, context: Arc<Context>) -> Self {
+        Detector {
+            table: FlowTable::new(config.max_flows, config.timeouts),
+            budget: PrefixBudget::new(config.prefix_budget_bytes),
+            context,
+            ended: Vec::new(),
+            flow_records: config.flow_records,
+            stats: DetectStats::default(),
+        }
+    }
+
+    pub fn table_stats(&self) -> crate::flow::table::TableStats {
+        self.table.stats
+    }
+
+    pub fn live_sessions(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Feeds one TCP segment; events go to `out`.
+    pub fn process(&mut self, seg: &TcpSegment<'_>, out: &mut Vec<Event>) {
+        self.stats.segments += 1;
+        let src = Endpoint { ip: seg.src, port: seg.src_port };
+        let dst = Endpoint { ip: seg.dst, port: seg.dst_port };
+        let (key, sender) = FlowKey::new(src, dst);
+        self.table.maybe_sweep(seg.ts, &mut self.ended);
+        let session = match self.table.get_mut(&key) {
+            Some(s) => s,
+            None => {
+                if seg.flags.rst() {
+                    return; // a reset for a session we never saw: nothing to track
+                }
+                self.table.insert(key, Session::new(key, seg, sender), seg.ts, &mut self.ended)
+            }
+        };
+        session.last_ts = seg.ts;
+        let dir = if sender == session.initiator { Dir::Orig } else { Dir::Resp };
+        if seg.flags.rst() {
+            session.rst = true;
+        }
+        if seg.flags.fin() {
+            session.fin[dir.idx()] = true;
+        }
+        if !session.established && (seg.payload_len > 0 || (seg.flags.ack() && !seg.flags.syn())) {
+            session.established = true;
+        }
+        let ev_seg = Segment {
+            ts: seg.ts,
+            dir,
+            seq: seg.seq,
+            flags: seg.flags,
+            payload_len: seg.payload_len,
+            payload: seg.payload,
+        };
+        if session.evidence.observe(&ev_seg, &mut self.budget) {
+            self.stats.judged += 1;
+            if let Some(d) = judge(session, &self.context, seg.ts) {
+                self.stats.detections += 1;
+                out.push(Event::Detection(Box::new(d)));
+            }
+        }
+        self.flush_ended(out);
+    }
+
+    /// Expires idle sessions at capture time `now` (the live sensor calls this when the
+    /// wire is quiet, so that sessions still end).
+    pub fn tick(&mut self, now: Timestamp, out: &mut Vec<Event>) {
+        self.table.maybe_sweep(now, &mut self.ended);
+        self.flush_ended(out);
+    }
+
+    /// Ends every session (end of capture, or shutdown).
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        self.table.drain(&mut self.ended);
+        self.flush_ended(out);
+        self.stats.prefix_refused = self.budget.refused;
+    }
+
+    fn flush_ended(&mut self, out: &mut Vec<Event>) {
+        for (mut s, reason) in self.ended.drain(..) {
+            // A last look: evidence that arrived with the final segments still counts.
+            let last = s.last_ts;
+            if let Some(d) = judge(&mut s, &self.context, last) {
+                self.stats.detections += 1;
+                out.push(Event::Detection(Box::new(d)));
+            }
+            s.evidence.release_prefix(&mut self.budget);
+            if self.flow_records {
+                out.push(Event::Flow(Box::new(FlowRecord {
+                    session_id: s.session_id(),
+                    start: s.first_ts,
+                    end: s.last_ts,
+                    source: s.orig(),
+                    destination: s.resp(),
+                    direction_inferred: s.direction_inferred,
+                    end_reason: reason,
+                    reported: s.reported,
+                    summary: SessionSummary::of(&s),
+                })));
+            }
+        }
+    }
+}
+
+/// Judges a session now; returns a detection when its tier rose.
+fn judge(s: &mut Session, ctx: &Context, now: Timestamp) -> Option<Detection> {
+    let ev = &s.evidence;
+    if !verdict::is_candidate(ev) {
+        return None;
+    }
+    let ports = Ports { orig: s.orig().port, resp: s.resp().port };
+    let findings = verdict::assess_network(ev, ports);
+    if findings.points <= 0 {
+        return None;
+    }
+    let shell = s.endpoint(findings.shell_side);
+    let remote_dir = findings.shell_side.other();
+    let remote = s.endpoint(remote_dir);
+    let remote_speaks = {
+        let p = ev.protocol[remote_dir.idx()];
+        crate::context::ports::service(remote.port).and_then(|svc| svc.expects) == Some(p)
+            || (p == crate::evidence::protocol::Protocol::Unseen
+                && crate::context::ports::service(remote.port).and_then(|svc| svc.expects)
+                    == Some(ev.protocol[findings.shell_side.idx()]))
+    };
+    let placement = ctx.place(s.orig(), s.resp(), shell, remote, remote_speaks, now);
+    let v = verdict::decide(&findings, &placement.facts, None);
+    let tier = v.tier?;
+    if s.reported.is_some_and(|r| r >= tier) {
+        return None;
+    }
+    s.reported = Some(tier);
+    s.reports += 1;
+    let mut v = v;
+    if s.direction_inferred {
+        v.reasons.push("direction-inferred".to_string());
+    }
+    Some(Detection {
+        session_id: s.session_id(),
+        sequence: s.reports,
+        decided_at: now,
+        session_start: s.first_ts,
+        source: s.orig(),
+        destination: s.resp(),
+        direction_inferred: s.direction_inferred,
+        shell_side: findings.shell_side,
+        findings,
+        placement,
+        verdict: v,
+        summary: SessionSummary::of(s),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_flow_state_is_compact() {
+        let size = size_of::<Session>();
+        println!("size_of::<Session>() = {size} bytes");
+        assert!(size <= 512, "per-flow state is {size} bytes");
+    }
+}
