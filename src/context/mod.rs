@@ -57,3 +57,6 @@ impl FromStr for AsnClass {
         })
     }
 }
+
+pub mod asn;
+pub mod mmdb_writer;
