@@ -442,6 +442,20 @@ mod tests {
     }
 
     #[test]
+    fn bundled_database_is_valid_for_the_plain_maxminddb_reader() {
+        let reader = maxminddb::Reader::from_source(BUNDLED_MMDB).unwrap();
+        reader.verify().unwrap();
+        let m = reader.metadata();
+        assert_eq!((m.ip_version, m.record_size), (6, 24));
+        assert!(m.build_epoch > 1_700_000_000);
+        // IPv4-mapped addresses reach the IPv4 data without help from AsnDb.
+        let rec: Record<'_> =
+            reader.lookup("::ffff:159.89.210.33".parse().unwrap()).unwrap().decode().unwrap().unwrap();
+        assert_eq!(rec.autonomous_system_number, Some(14061));
+        assert!(BUNDLED_MMDB.len() < 12 * 1024 * 1024);
+    }
+
+    #[test]
     fn private_and_reserved_addresses_have_no_asn() {
         let db = db();
         for ip in [

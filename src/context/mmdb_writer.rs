@@ -380,8 +380,9 @@ impl Tree {
                 rec as usize
             };
         }
-        if self.nodes[n][0] == EMPTY {
-            self.nodes[n][0] = v4_root;
+        let last_bit = ((mapped >> (128 - IPV4_IN_V6_BITS)) & 1) as usize;
+        if self.nodes[n][last_bit] == EMPTY {
+            self.nodes[n][last_bit] = v4_root;
         }
     }
 }
@@ -503,6 +504,164 @@ fn write_metadata(buf: &mut Vec<u8>, meta: &MmdbMetadata, node_count: u32, recor
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use maxminddb::Reader;
+    use std::net::IpAddr;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Asn {
+        autonomous_system_number: u32,
+        autonomous_system_organization: String,
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn get(r: &Reader<Vec<u8>>, s: &str) -> Option<(u32, String)> {
+        r.lookup(ip(s))
+            .unwrap()
+            .decode::<Asn>()
+            .unwrap()
+            .map(|a| (a.autonomous_system_number, a.autonomous_system_organization))
+    }
+
+    fn meta() -> MmdbMetadata {
+        MmdbMetadata {
+            database_type: "shellsight-ASN".into(),
+            description: vec![("en".into(), "test".into())],
+            languages: vec!["en".into()],
+            build_epoch: 1_700_000_000,
+        }
+    }
+
+    const CSV: &str = "\
+ip_range_start,ip_range_end,autonomous_system_number,autonomous_system_organization
+1.0.0.0,1.0.0.255,13335,\"Cloudflare, Inc.\"
+10.0.0.1,10.0.0.6,64500,Unaligned Net
+10.0.0.7,10.0.0.200,64500,Unaligned Net
+10.0.0.201,10.0.0.201,64501,\"LLC \"\"Quoted\"\"\"
+192.0.2.0,192.0.3.17,64502,Unaligned Net
+255.255.255.0,255.255.255.255,64503,Top Of IPv4
+2001:db8::,2001:db8::ffff,64500,Unaligned Net
+2001:db8::1:0,2001:db8::1:0,64504,Single V6
+2a00::3,2a00::1:5,64505,Odd V6
+ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0,ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff,64506,Top Of IPv6
+";
+
+    fn build_test_db() -> (Reader<Vec<u8>>, BuildStats) {
+        let dir = std::env::temp_dir().join(format!("shellsight-mmdb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ranges.csv");
+        std::fs::write(&path, CSV).unwrap();
+        let mut w = AsnMmdbWriter::new();
+        assert_eq!(w.read_csv(&path).unwrap(), 10);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let (bytes, stats) = w.build(&meta()).unwrap();
+        let reader = Reader::from_source(bytes).unwrap();
+        reader.verify().unwrap();
+        (reader, stats)
+    }
+
+    #[test]
+    fn round_trip_boundaries() {
+        let (r, stats) = build_test_db();
+        // The two adjacent 64500 ranges were merged; the identical record is stored once.
+        assert_eq!(stats.ranges, 10);
+        assert_eq!(stats.merged_ranges, 9);
+        assert_eq!(stats.records, 8);
+        let un = Some((64500, "Unaligned Net".to_string()));
+        let cases: &[(&str, Option<(u32, String)>)] = &[
+            ("0.255.255.255", None),
+            ("1.0.0.0", Some((13335, "Cloudflare, Inc.".into()))),
+            ("1.0.0.255", Some((13335, "Cloudflare, Inc.".into()))),
+            ("1.0.1.0", None),
+            ("10.0.0.0", None),
+            ("10.0.0.1", un.clone()),
+            ("10.0.0.6", un.clone()),
+            ("10.0.0.7", un.clone()),
+            ("10.0.0.200", un.clone()),
+            ("10.0.0.201", Some((64501, "LLC \"Quoted\"".into()))),
+            ("10.0.0.202", None),
+            ("192.0.1.255", None),
+            ("192.0.2.0", Some((64502, "Unaligned Net".into()))),
+            ("192.0.3.17", Some((64502, "Unaligned Net".into()))),
+            ("192.0.3.18", None),
+            ("255.255.255.0", Some((64503, "Top Of IPv4".into()))),
+            ("255.255.255.255", Some((64503, "Top Of IPv4".into()))),
+            ("255.255.254.255", None),
+            ("2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", None),
+            ("2001:db8::", un.clone()),
+            ("2001:db8::ffff", un.clone()),
+            ("2001:db8::1:0", Some((64504, "Single V6".into()))),
+            ("2001:db8::1:1", None),
+            ("2a00::2", None),
+            ("2a00::3", Some((64505, "Odd V6".into()))),
+            ("2a00::1:5", Some((64505, "Odd V6".into()))),
+            ("2a00::1:6", None),
+            ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffef", None),
+            ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0", Some((64506, "Top Of IPv6".into()))),
+            ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", Some((64506, "Top Of IPv6".into()))),
+            // IPv4 sits at ::/96 and is aliased from ::ffff:0:0/96.
+            ("::1.0.0.1", Some((13335, "Cloudflare, Inc.".into()))),
+            ("::ffff:1.0.0.1", Some((13335, "Cloudflare, Inc.".into()))),
+            ("::ffff:1.0.1.0", None),
+        ];
+        for (addr, want) in cases {
+            assert_eq!(&get(&r, addr), want, "{addr}");
+        }
+        let m = r.metadata();
+        assert_eq!(
+            (m.ip_version, m.database_type.as_str(), m.build_epoch, m.binary_format_major_version),
+            (6, "shellsight-ASN", 1_700_000_000, 2)
+        );
+        assert_eq!(m.languages, vec!["en".to_string()]);
+        assert_eq!(m.description.get("en").map(String::as_str), Some("test"));
+        assert_eq!(m.record_size, 24);
+    }
+
+    #[test]
+    fn identical_records_are_stored_once_and_output_is_reproducible() {
+        let mut a = AsnMmdbWriter::new();
+        let mut b = AsnMmdbWriter::new();
+        for i in 0..200u32 {
+            let net = std::net::Ipv4Addr::from(0x0b00_0000 + i * 512);
+            let last = std::net::Ipv4Addr::from(0x0b00_0000 + i * 512 + 255);
+            a.insert_range(net.into(), last.into(), 64500, "Same Org With A Long Name").unwrap();
+            b.insert_range(net.into(), last.into(), 64500 + i, "Same Org With A Long Name").unwrap();
+        }
+        let (bytes_a, stats_a) = a.build(&meta()).unwrap();
+        let (bytes_b, stats_b) = b.build(&meta()).unwrap();
+        assert_eq!(stats_a.records, 1);
+        assert_eq!(stats_b.records, 200);
+        // One record (87 bytes written out in full) for 200 networks; 200 records share
+        // the keys and the organisation string through pointers.
+        assert_eq!(stats_a.data_section_bytes, 87);
+        assert!(stats_b.data_section_bytes < 200 * 12, "{}", stats_b.data_section_bytes);
+        let mut again = AsnMmdbWriter::new();
+        for i in 0..200u32 {
+            let net = std::net::Ipv4Addr::from(0x0b00_0000 + i * 512);
+            let last = std::net::Ipv4Addr::from(0x0b00_0000 + i * 512 + 255);
+            again.insert_range(net.into(), last.into(), 64500, "Same Org With A Long Name").unwrap();
+        }
+        assert_eq!(again.build(&meta()).unwrap().0, bytes_a);
+        let r = Reader::from_source(bytes_b).unwrap();
+        r.verify().unwrap();
+        assert_eq!(get(&r, "11.0.2.0"), Some((64501, "Same Org With A Long Name".into())));
+    }
+
+    #[test]
+    fn bad_rows_are_rejected_with_their_line() {
+        let mut w = AsnMmdbWriter::new();
+        assert!(w.insert_range(ip("1.0.0.5"), ip("1.0.0.1"), 1, "x").is_err());
+        assert!(w.insert_range(ip("1.0.0.1"), ip("::1"), 1, "x").is_err());
+        assert!(w.insert_range(ip("::ffff:1.0.0.1"), ip("::ffff:1.0.0.9"), 1, "x").is_err());
+        let path = std::env::temp_dir().join(format!("shellsight-bad-{}.csv", std::process::id()));
+        std::fs::write(&path, "1.0.0.0,1.0.0.255,13335,ok\n16777216,16777471,13335,num\n").unwrap();
+        let err = w.read_csv(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.contains(":2:") && err.contains("num.csv"), "{err}");
+    }
 
     #[test]
     fn cidr_split_is_minimal_and_exact() {
