@@ -492,8 +492,7 @@ mod tests {
             ),
             (AsnClass::Business, ClassSource::ConnectionType)
         );
-        // List beats keyword: AS16509 "Amazon.com" has none, AS8075 "Microsoft Corporation"
-        // neither; use a listed ASN with a misleading keyword instead.
+        // List beats keyword: a listed hosting ASN under a name full of eyeball keywords.
         assert_eq!(
             db.classify(14061, "Some Mobile Wireless Broadband", None),
             (AsnClass::Hosting, ClassSource::List)
@@ -526,6 +525,115 @@ mod tests {
             db.lookup("73.162.44.21".parse().unwrap()).unwrap().class_source,
             ClassSource::SiteOverride
         );
+    }
+
+    /// A database shaped like MaxMind's: GeoIP2-ISP, GeoIP2-Connection-Type and
+    /// Enterprise records side by side, built with our writer, read through `AsnDb`.
+    fn maxmind_style_db() -> AsnDb {
+        use crate::context::mmdb_writer::{AsnMmdbWriter, MmdbMetadata, Value};
+        let s = |v: &str| Value::String(v.into());
+        let map =
+            |kv: Vec<(&str, Value)>| Value::Map(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        let net = |third: u8| -> (IpAddr, IpAddr) {
+            (IpAddr::V4(Ipv4Addr::new(45, 0, third, 0)), IpAddr::V4(Ipv4Addr::new(45, 0, third, 255)))
+        };
+        let records = vec![
+            // GeoIP2-ISP with a connection type: AS7922 is listed residential.
+            map(vec![
+                ("autonomous_system_number", Value::U32(7922)),
+                ("autonomous_system_organization", s("Comcast Cable Communications, LLC")),
+                ("isp", s("Comcast Business")),
+                ("connection_type", s("Corporate")),
+            ]),
+            // Enterprise: nested traits with a user type; other top-level data ignored.
+            map(vec![
+                ("city", map(vec![("names", map(vec![("en", s("Frankfurt am Main"))]))])),
+                ("subdivisions", Value::Array(vec![map(vec![("iso_code", s("HE"))])])),
+                (
+                    "traits",
+                    map(vec![
+                        ("autonomous_system_number", Value::U32(14061)),
+                        ("autonomous_system_organization", s("DigitalOcean, LLC")),
+                        ("user_type", s("residential")),
+                        ("connection_type", s("Corporate")),
+                    ]),
+                ),
+            ]),
+            // GeoIP2-ISP without a type, unlisted ASN: keyword on the AS organisation.
+            map(vec![
+                ("autonomous_system_number", Value::U32(4_200_000_001)),
+                ("autonomous_system_organization", s("Acme Cloud Servers")),
+                ("isp", s("Acme")),
+                ("organization", s("Acme Mobile")),
+            ]),
+            // GeoIP2-Connection-Type: no ASN at all.
+            map(vec![("connection_type", s("Cellular"))]),
+            // GeoLite2-ASN: the list decides.
+            Value::asn(7922, "Comcast Cable Communications, LLC"),
+            // Unknown connection type: falls through to the list.
+            map(vec![("autonomous_system_number", Value::U32(13335)), ("connection_type", s("Quantum"))]),
+            // A type that does not decode as a string: the record is skipped, not a panic.
+            map(vec![("autonomous_system_number", s("not a number"))]),
+        ];
+        let mut w = AsnMmdbWriter::new();
+        for (i, rec) in records.into_iter().enumerate() {
+            let (a, b) = net(i as u8);
+            w.insert_value_range(a, b, rec).unwrap();
+        }
+        let meta = MmdbMetadata {
+            database_type: "GeoIP2-Enterprise".into(),
+            description: vec![],
+            languages: vec!["en".into()],
+            build_epoch: 0,
+        };
+        AsnDb::from_bytes(w.build(&meta).unwrap().0).unwrap()
+    }
+
+    #[test]
+    fn maxmind_database_fields_decide_the_class() {
+        let db = maxmind_style_db();
+        let get = |third: u8| db.lookup(IpAddr::V4(Ipv4Addr::new(45, 0, third, 9)));
+        let brief = |i: Option<AsnInfo>| i.map(|i| (i.asn, i.organization, i.class, i.class_source));
+        assert_eq!(
+            brief(get(0)),
+            Some((
+                7922,
+                "Comcast Cable Communications, LLC".into(),
+                AsnClass::Business,
+                ClassSource::ConnectionType
+            ))
+        );
+        assert_eq!(
+            brief(get(1)),
+            Some((14061, "DigitalOcean, LLC".into(), AsnClass::Residential, ClassSource::UserType))
+        );
+        assert_eq!(
+            brief(get(2)),
+            Some((4_200_000_001, "Acme Cloud Servers".into(), AsnClass::Hosting, ClassSource::Keyword))
+        );
+        assert_eq!(brief(get(3)), Some((0, String::new(), AsnClass::Mobile, ClassSource::ConnectionType)));
+        assert_eq!(
+            brief(get(4)),
+            Some((
+                7922,
+                "Comcast Cable Communications, LLC".into(),
+                AsnClass::Residential,
+                ClassSource::List
+            ))
+        );
+        assert_eq!(brief(get(5)).map(|b| (b.2, b.3)), Some((AsnClass::Cdn, ClassSource::List)));
+        assert_eq!(get(6), None);
+        assert_eq!(get(7), None);
+
+        // Site overrides win over the database's own type and over the list.
+        let db = maxmind_style_db()
+            .with_overrides(HashMap::from([(7922, AsnClass::Hosting), (14061, AsnClass::Cdn)]));
+        for third in [0u8, 4] {
+            let info = db.lookup(IpAddr::V4(Ipv4Addr::new(45, 0, third, 1))).unwrap();
+            assert_eq!((info.class, info.class_source), (AsnClass::Hosting, ClassSource::SiteOverride));
+        }
+        let info = db.lookup(IpAddr::V4(Ipv4Addr::new(45, 0, 1, 1))).unwrap();
+        assert_eq!((info.class, info.class_source), (AsnClass::Cdn, ClassSource::SiteOverride));
     }
 
     #[test]

@@ -36,6 +36,27 @@ pub struct AsnRange {
     pub organization: String,
 }
 
+/// A data-section value. The ASN import only needs maps, strings and unsigned integers;
+/// arrays are there so tests can build GeoIP2-Enterprise-shaped records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Value {
+    U16(u16),
+    U32(u32),
+    String(String),
+    Map(Vec<(String, Value)>),
+    Array(Vec<Value>),
+}
+
+impl Value {
+    /// `{autonomous_system_number, autonomous_system_organization}`, as in GeoLite2-ASN.
+    pub fn asn(asn: u32, organization: &str) -> Value {
+        Value::Map(vec![
+            ("autonomous_system_number".into(), Value::U32(asn)),
+            ("autonomous_system_organization".into(), Value::String(organization.into())),
+        ])
+    }
+}
+
 /// Statistics of one build, for the user and for tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BuildStats {
@@ -58,9 +79,9 @@ const IPV4_IN_V6_BITS: u32 = 96;
 /// Accumulates ranges, then serialises one database.
 #[derive(Debug, Default)]
 pub struct AsnMmdbWriter {
-    /// (asn, organisation) → index into `records`.
-    record_index: HashMap<(u32, String), u32>,
-    records: Vec<(u32, String)>,
+    /// Record → index into `records`: identical records are stored once.
+    record_index: HashMap<Value, u32>,
+    records: Vec<Value>,
     /// (start, end, record) in the IPv6 address space (IPv4 at ::/96).
     ranges: Vec<(u128, u128, u32)>,
 }
@@ -73,6 +94,11 @@ impl AsnMmdbWriter {
     /// Adds one inclusive range. IPv4 ranges land at `::/96`; mixed families or
     /// `start > end` are errors.
     pub fn insert_range(&mut self, start: IpAddr, end: IpAddr, asn: u32, organization: &str) -> Result<()> {
+        self.insert_value_range(start, end, Value::asn(asn, organization))
+    }
+
+    /// Adds one inclusive range with an arbitrary record (a map, for MaxMind readers).
+    pub fn insert_value_range(&mut self, start: IpAddr, end: IpAddr, record: Value) -> Result<()> {
         let (s, e) = match (start, end) {
             (IpAddr::V4(s), IpAddr::V4(e)) => (u32::from(s) as u128, u32::from(e) as u128),
             (IpAddr::V6(s), IpAddr::V6(e)) => {
@@ -91,12 +117,12 @@ impl AsnMmdbWriter {
         if s > e {
             return Err(Error::input(format!("{start}-{end}: range start is after its end")));
         }
-        let idx = match self.record_index.get(&(asn, organization.to_owned())) {
+        let idx = match self.record_index.get(&record) {
             Some(&i) => i,
             None => {
                 let i = self.records.len() as u32;
-                self.records.push((asn, organization.to_owned()));
-                self.record_index.insert((asn, organization.to_owned()), i);
+                self.records.push(record.clone());
+                self.record_index.insert(record, i);
                 i
             }
         };
@@ -197,8 +223,7 @@ impl AsnMmdbWriter {
                 if rec != EMPTY && rec & DATA_TAG != 0 {
                     let i = (rec & !DATA_TAG) as usize;
                     if offsets[i] == u32::MAX {
-                        let (asn, org) = &self.records[i];
-                        offsets[i] = data.asn_record(*asn, org) as u32;
+                        offsets[i] = data.value(&self.records[i]) as u32;
                     }
                 }
             }
@@ -395,14 +420,27 @@ struct DataWriter {
 }
 
 impl DataWriter {
-    /// Writes `{autonomous_system_number, autonomous_system_organization}`; returns its offset.
-    fn asn_record(&mut self, asn: u32, org: &str) -> usize {
+    /// Writes one value (strings, including map keys, deduplicated); returns its offset.
+    fn value(&mut self, v: &Value) -> usize {
         let offset = self.buf.len();
-        control(&mut self.buf, 7, 2);
-        self.string_dedup("autonomous_system_number");
-        uint(&mut self.buf, 6, asn as u64);
-        self.string_dedup("autonomous_system_organization");
-        self.string_dedup(org);
+        match v {
+            Value::U16(n) => uint(&mut self.buf, 5, *n as u64),
+            Value::U32(n) => uint(&mut self.buf, 6, *n as u64),
+            Value::String(s) => self.string_dedup(s),
+            Value::Map(entries) => {
+                control(&mut self.buf, 7, entries.len());
+                for (k, v) in entries {
+                    self.string_dedup(k);
+                    self.value(v);
+                }
+            }
+            Value::Array(items) => {
+                control(&mut self.buf, 11, items.len());
+                for v in items {
+                    self.value(v);
+                }
+            }
+        }
         offset
     }
 
