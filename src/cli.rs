@@ -158,6 +158,10 @@ pub enum GeoipCommand {
         /// Output .mmdb path.
         #[arg(short = 'o', long)]
         output: PathBuf,
+        /// Build time written into the metadata (seconds since 1970). Default:
+        /// $SOURCE_DATE_EPOCH, else the newest modification time of the CSV files.
+        #[arg(long)]
+        build_epoch: Option<u64>,
     },
     /// Print ASN, organisation and class for addresses.
     Lookup {

@@ -74,7 +74,14 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new(context: Arc<Context>, attributor: Option<Box<dyn Attributor>>, show_excluded: bool) -> Self {
-        Reporter { context, attributor, last: HashMap::new(), show_excluded, warned_expired: Vec::new(), stats: ReportStats::default() }
+        Reporter {
+            context,
+            attributor,
+            last: HashMap::new(),
+            show_excluded,
+            warned_expired: Vec::new(),
+            stats: ReportStats::default(),
+        }
     }
 
     /// Turns a detection into the alert to print, or `None` when it is excluded (and

@@ -176,20 +176,31 @@ pub fn assess_network(ev: &Evidence, ports: Ports) -> NetworkFindings {
     }
     // A shell the initiator types into, listening on a port that is no interactive service.
     if points > 0 && shell_side == Dir::Resp && inter.is_some_and(|i| i.typist == Dir::Orig) {
-        let ordinary = service.is_some_and(|s| s.interactive) && !ports::mismatch(port, ev.protocol[0], ev.protocol[1]);
+        let ordinary =
+            service.is_some_and(|s| s.interactive) && !ports::mismatch(port, ev.protocol[0], ev.protocol[1]);
         if !ordinary && (cleartext_shell && !shell_tells.union(typist_tells).is_empty()) {
             points += 15;
             reasons.push("bind-shell".to_string());
         }
     }
     let service_port = match (service, inter) {
-        (Some(s), Some(i)) if s.interactive && i.typist == Dir::Orig && !ports::mismatch(port, ev.protocol[0], ev.protocol[1]) => {
+        (Some(s), Some(i))
+            if s.interactive
+                && i.typist == Dir::Orig
+                && !ports::mismatch(port, ev.protocol[0], ev.protocol[1]) =>
+        {
             reasons.push(format!("service-port:{}", s.name));
             Some(s.name)
         }
         _ => None,
     };
-    NetworkFindings { points: points.min(NETWORK_CAP), reasons, shell_side, interactivity: inter, service_port }
+    NetworkFindings {
+        points: points.min(NETWORK_CAP),
+        reasons,
+        shell_side,
+        interactivity: inter,
+        service_port,
+    }
 }
 
 /// The end that hosts the shell: the side that answers a typist, else the side whose
@@ -198,7 +209,14 @@ fn shell_side(ev: &Evidence, inter: Option<Interactivity>) -> Dir {
     if let Some(i) = inter {
         return i.typist.other();
     }
-    let output = [Tell::NoJobControl, Tell::NoTty, Tell::UidOutput, Tell::CmdBanner, Tell::PowershellBanner, Tell::ShellPrompt];
+    let output = [
+        Tell::NoJobControl,
+        Tell::NoTty,
+        Tell::UidOutput,
+        Tell::CmdBanner,
+        Tell::PowershellBanner,
+        Tell::ShellPrompt,
+    ];
     for d in [Dir::Orig, Dir::Resp] {
         if output.iter().any(|t| ev.tells[d.idx()].contains(*t)) {
             return d;
@@ -329,7 +347,8 @@ pub fn decide(net: &NetworkFindings, ctx: &ContextFacts, proc_: Option<&ProcessF
         }
     }
 
-    if net.service_port.is_some() && proc_.is_none_or(|p| p.exposed_ancestor.is_none() && !p.stdio_on_socket) {
+    if net.service_port.is_some() && proc_.is_none_or(|p| p.exposed_ancestor.is_none() && !p.stdio_on_socket)
+    {
         score = score.min(SERVICE_PORT_CAP);
     }
     let score = score.clamp(0, 100);

@@ -320,7 +320,12 @@ impl CaptureFile {
                     let caplen = caplen.min(body_len - 20);
                     let ts = iface.timestamp(((ts_hi as u64) << 32) | ts_lo as u64);
                     let data = &self.buf[20..20 + caplen];
-                    return Ok(Some(RawPacket { ts, link: iface.link, wire_len: wire.max(caplen as u32), data }));
+                    return Ok(Some(RawPacket {
+                        ts,
+                        link: iface.link,
+                        wire_len: wire.max(caplen as u32),
+                        data,
+                    }));
                 }
                 PCAPNG_SPB => {
                     if body_len < 4 {

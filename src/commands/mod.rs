@@ -3,6 +3,7 @@
 
 mod agent;
 mod config;
+mod detect_setup;
 mod geoip;
 mod replay;
 mod sensor;

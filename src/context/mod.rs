@@ -1,6 +1,8 @@
 //! Network context: who the remote end is (ASN and its class), what the ports mean,
 //! and what role the internal host plays. Facts only; `verdict` turns them into tiers.
 
+pub mod asn;
+pub mod mmdb_writer;
 pub mod ports;
 pub mod resolve;
 
@@ -61,16 +63,14 @@ impl FromStr for AsnClass {
     }
 }
 
-/// The network a remote address belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemoteNetwork {
-    pub asn: u32,
-    pub organization: String,
-    pub class: AsnClass,
-}
-
 /// Anything that can say which network an address belongs to (the bundled database, a
 /// MaxMind database, a fixed table in tests).
 pub trait AsnLookup: Send + Sync {
-    fn remote_network(&self, ip: std::net::IpAddr) -> Option<RemoteNetwork>;
+    fn remote_network(&self, ip: std::net::IpAddr) -> Option<asn::AsnInfo>;
+}
+
+impl AsnLookup for asn::AsnDb {
+    fn remote_network(&self, ip: std::net::IpAddr) -> Option<asn::AsnInfo> {
+        self.lookup(ip)
+    }
 }

@@ -1,11 +1,11 @@
 //! Resolves the context of one session from the site policy and the ASN database.
 
-use super::{ports, AsnClass, AsnLookup, RemoteNetwork};
+use super::asn::{is_global, AsnInfo};
+use super::{ports, AsnClass, AsnLookup};
 use crate::config::{ExclusionOutcome, ExclusionQuery, Role, SitePolicy};
 use crate::flow::key::Endpoint;
 use crate::time::Timestamp;
 use crate::verdict::ContextFacts;
-use std::net::IpAddr;
 
 /// Read-only context shared by every shard.
 pub struct Context {
@@ -17,7 +17,7 @@ pub struct Context {
 #[derive(Debug, Clone)]
 pub struct Placement {
     pub facts: ContextFacts,
-    pub remote_network: Option<RemoteNetwork>,
+    pub remote_network: Option<AsnInfo>,
     pub role: Option<Role>,
     /// ECS `network.direction` from the initiator's point of view.
     pub direction: &'static str,
@@ -67,31 +67,5 @@ impl Context {
     /// Whether a site exclusion covers this session.
     pub fn exclusion(&self, q: &ExclusionQuery<'_>, at: Timestamp) -> ExclusionOutcome {
         self.policy.exclusion_for(q, at)
-    }
-}
-
-/// Addresses that can belong to an ASN (not private, loopback, link-local, documentation
-/// or benchmarking space).
-fn is_global(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || o[0] == 100 && (64..128).contains(&o[1])
-                || o[0] == 198 && (18..20).contains(&o[1])
-                || o[0] == 192 && o[1] == 0 && o[2] == 2
-                || o[0] == 198 && o[1] == 51 && o[2] == 100
-                || o[0] == 203 && o[1] == 0 && o[2] == 113
-                || o[0] >= 240)
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80 || s[0] == 0x2001 && s[1] == 0x0db8)
-        }
     }
 }

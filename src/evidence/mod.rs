@@ -247,7 +247,8 @@ impl Evidence {
         let old_len = p.buf[d].len();
         p.buf[d].extend_from_slice(&new[..take]);
         p.next_seq[d] = Some(expected.wrapping_add(take as u32));
-        if take < new.len() || p.buf[d].len() >= PREFIX_BYTES || seg.payload.len() < seg.payload_len as usize {
+        if take < new.len() || p.buf[d].len() >= PREFIX_BYTES || seg.payload.len() < seg.payload_len as usize
+        {
             p.closed[d] = true;
         }
 
@@ -277,7 +278,11 @@ impl Evidence {
         if self.stage.is_none() && old_len < 6 && buf.len() >= 6 {
             if let Some(h) = tells::stage_header(buf) {
                 self.stage = Some((seg.dir, h));
-                self.tells[d].insert(if h.executable { Tell::StagedExecutable } else { Tell::LengthPrefixedStage });
+                self.tells[d].insert(if h.executable {
+                    Tell::StagedExecutable
+                } else {
+                    Tell::LengthPrefixedStage
+                });
             }
         }
         let changed = self.tells[d] != before;
@@ -352,7 +357,11 @@ mod tests {
         let mut b = PrefixBudget::new(1 << 20);
         let (mut so, mut sr) = (1000u32, 5000u32);
         let mut t = 0;
-        for (cmd, out) in [(&b"id\n"[..], &b"uid=0(root) gid=0(root)\n$ "[..]), (b"ls\n", b"a b c\n$ "), (b"pwd\n", b"/\n$ ")] {
+        for (cmd, out) in [
+            (&b"id\n"[..], &b"uid=0(root) gid=0(root)\n$ "[..]),
+            (b"ls\n", b"a b c\n$ "),
+            (b"pwd\n", b"/\n$ "),
+        ] {
             t += 3000;
             e.observe(&seg(t, Dir::Resp, sr, cmd), &mut b);
             sr += cmd.len() as u32;

@@ -58,8 +58,18 @@ impl Protocol {
 }
 
 const HTTP_STARTS: &[&[u8]] = &[
-    b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ", b"HTTP/1.",
-    b"HTTP/2", b"PRI * HTTP/2",
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+    b"HTTP/1.",
+    b"HTTP/2",
+    b"PRI * HTTP/2",
 ];
 const IRC_STARTS: &[&[u8]] = &[b"NICK ", b"USER ", b"PASS ", b"CAP LS", b"CAP REQ", b"PING :", b"JOIN "];
 
@@ -94,7 +104,8 @@ pub fn identify(first: &[u8], wire_len: u32) -> Protocol {
     if is_postgres(b, wire_len) {
         return Protocol::Postgres;
     }
-    if b.len() >= 5 && b[3] == 0 && b[4] == 0x0a && u32::from_le_bytes([b[0], b[1], b[2], 0]) + 4 == wire_len {
+    if b.len() >= 5 && b[3] == 0 && b[4] == 0x0a && u32::from_le_bytes([b[0], b[1], b[2], 0]) + 4 == wire_len
+    {
         return Protocol::Mysql;
     }
     if is_redis(b) {
@@ -106,10 +117,12 @@ pub fn identify(first: &[u8], wire_len: u32) -> Protocol {
     if IRC_STARTS.iter().any(|p| b.starts_with(p)) || (b[0] == b':' && contains(b, b" NOTICE ")) {
         return Protocol::Irc;
     }
-    if b.starts_with(b"220 ") || b.starts_with(b"220-") || b.starts_with(b"EHLO ") || b.starts_with(b"HELO ") {
+    if b.starts_with(b"220 ") || b.starts_with(b"220-") || b.starts_with(b"EHLO ") || b.starts_with(b"HELO ")
+    {
         return Protocol::Smtp;
     }
-    let printable = b.iter().filter(|&&c| (0x20..0x7f).contains(&c) || matches!(c, b'\r' | b'\n' | b'\t')).count();
+    let printable =
+        b.iter().filter(|&&c| (0x20..0x7f).contains(&c) || matches!(c, b'\r' | b'\n' | b'\t')).count();
     if printable * 4 >= b.len() * 3 {
         Protocol::Text
     } else {

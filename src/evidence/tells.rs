@@ -141,13 +141,69 @@ fn uid_line(s: &[u8]) -> Option<bool> {
 /// First words of typed lines that mean someone is driving a shell. Lower case only:
 /// protocols such as FTP and SMTP use upper-case verbs (`PWD`, `LIST`).
 const COMMANDS: &[&str] = &[
-    "ls", "cd", "pwd", "cat", "ps", "id", "whoami", "uname", "hostname", "ifconfig", "ip", "netstat", "ss",
-    "wget", "curl", "sudo", "su", "echo", "env", "history", "python", "python3", "perl", "nc", "chmod", "find",
-    "head", "tail", "grep", "w", "who", "last", "crontab", "mount", "df", "top", "kill", "rm", "cp", "mv",
-    "mkdir", "touch", "tar", "base64", "export", "exit", "clear", "dir", "ipconfig", "systeminfo", "net",
-    "tasklist", "type", "powershell", "cmd", "set", "ver", "getuid", "sysinfo", "shell",
+    "ls",
+    "cd",
+    "pwd",
+    "cat",
+    "ps",
+    "id",
+    "whoami",
+    "uname",
+    "hostname",
+    "ifconfig",
+    "ip",
+    "netstat",
+    "ss",
+    "wget",
+    "curl",
+    "sudo",
+    "su",
+    "echo",
+    "env",
+    "history",
+    "python",
+    "python3",
+    "perl",
+    "nc",
+    "chmod",
+    "find",
+    "head",
+    "tail",
+    "grep",
+    "w",
+    "who",
+    "last",
+    "crontab",
+    "mount",
+    "df",
+    "top",
+    "kill",
+    "rm",
+    "cp",
+    "mv",
+    "mkdir",
+    "touch",
+    "tar",
+    "base64",
+    "export",
+    "exit",
+    "clear",
+    "dir",
+    "ipconfig",
+    "systeminfo",
+    "net",
+    "tasklist",
+    "type",
+    "powershell",
+    "cmd",
+    "set",
+    "ver",
+    "getuid",
+    "sysinfo",
+    "shell",
 ];
-const RECON: &[&str] = &["whoami", "id", "uname", "hostname", "systeminfo", "ipconfig", "ifconfig", "getuid", "sysinfo"];
+const RECON: &[&str] =
+    &["whoami", "id", "uname", "hostname", "systeminfo", "ipconfig", "ifconfig", "getuid", "sysinfo"];
 
 /// Counts typed command lines in `line` (one line without its terminator).
 pub fn classify_line(line: &[u8]) -> LineKind {
@@ -230,7 +286,8 @@ mod tests {
         let t = tells_of(b"uid=33(www-data) gid=33(www-data)");
         assert!(t.contains(Tell::UidOutput) && !t.contains(Tell::UidRoot));
         assert!(!tells_of(b"GET /?uid=5&x=1 HTTP/1.1").contains(Tell::UidOutput));
-        let t = tells_of(b"Microsoft Windows XP [Version 5.1.2600]\r\n(C) Copyright 1985-2001 Microsoft Corp.");
+        let t =
+            tells_of(b"Microsoft Windows XP [Version 5.1.2600]\r\n(C) Copyright 1985-2001 Microsoft Corp.");
         assert!(t.contains(Tell::CmdBanner));
         assert!(tells_of(b"python3 -c 'import pty; pty.spawn(\"/bin/bash\")'").contains(Tell::PtyUpgrade));
     }

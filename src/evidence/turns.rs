@@ -126,7 +126,11 @@ impl Turns {
             if gap <= ANSWER_WINDOW {
                 s.answered += 1;
             }
-            if self.segments == 1 && self.bytes <= KEYSTROKE_MAX && answer_len == self.bytes && gap <= ECHO_WINDOW {
+            if self.segments == 1
+                && self.bytes <= KEYSTROKE_MAX
+                && answer_len == self.bytes
+                && gap <= ECHO_WINDOW
+            {
                 s.echoes += 1;
             }
         }

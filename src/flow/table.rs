@@ -107,7 +107,13 @@ impl<F: Lifecycle> FlowTable<F> {
 
     /// Inserts a new session, first making room if the table is full. Sessions pushed
     /// out to make room go to `ended`.
-    pub fn insert(&mut self, key: FlowKey, flow: F, now: Timestamp, ended: &mut Vec<(F, EndReason)>) -> &mut F {
+    pub fn insert(
+        &mut self,
+        key: FlowKey,
+        flow: F,
+        now: Timestamp,
+        ended: &mut Vec<(F, EndReason)>,
+    ) -> &mut F {
         if self.map.len() >= self.max {
             self.sweep(now, ended);
             if self.map.len() >= self.max {

@@ -1,0 +1,101 @@
+//! What `replay` and `sensor` share: resolving the detection options into a validated
+//! setup, building the pipeline, and the closing summary.
+
+use crate::cli::{DetectArgs, OutputFormat};
+use crate::config::SitePolicy;
+use crate::context::asn::AsnDb;
+use crate::context::resolve::Context;
+use crate::detect::DetectorConfig;
+use crate::error::{Error, Result};
+use crate::output::{AlertSink, FlowSink, Format};
+use crate::pipeline::{Pipeline, Summary};
+use crate::report::Reporter;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Detection options, checked and loaded.
+pub struct DetectSetup {
+    pub context: Arc<Context>,
+    pub detector: DetectorConfig,
+    pub format: Option<Format>,
+    pub output: Option<PathBuf>,
+    pub flows: Option<PathBuf>,
+    pub show_excluded: bool,
+    pub threads: usize,
+    pub live: bool,
+}
+
+impl DetectSetup {
+    pub fn resolve(args: &DetectArgs, live: bool) -> Result<Self> {
+        if args.max_flows == 0 {
+            return Err(Error::usage("--max-flows must be at least 1"));
+        }
+        if args.threads == 0 {
+            return Err(Error::usage("--threads must be at least 1"));
+        }
+        if !args.inventory.is_empty() {
+            return Err(Error::usage("--inventory is not supported yet"));
+        }
+        let policy = match &args.config {
+            Some(p) => SitePolicy::load(p)?,
+            None => SitePolicy::default(),
+        };
+        let asn = match &args.geoip {
+            Some(p) => AsnDb::open(p)?,
+            None => AsnDb::bundled()?,
+        }
+        .with_overrides(policy.asn_class_overrides());
+        let context = Arc::new(Context::new(policy, Some(Box::new(asn))));
+        let detector = DetectorConfig { max_flows: args.max_flows, ..DetectorConfig::default() };
+        Ok(DetectSetup {
+            context,
+            detector,
+            format: args.format.map(|f| match f {
+                OutputFormat::Json => Format::Json,
+                OutputFormat::Table => Format::Table,
+            }),
+            output: args.output.clone(),
+            flows: args.flows.clone(),
+            show_excluded: args.show_excluded,
+            threads: args.threads,
+            live,
+        })
+    }
+
+    pub fn build_pipeline(&self) -> Result<Pipeline> {
+        let alerts = AlertSink::open(self.output.as_deref(), self.format, self.live)?;
+        let flows = self.flows.as_deref().map(FlowSink::create).transpose()?;
+        let reporter = Reporter::new(self.context.clone(), None, self.show_excluded);
+        Ok(Pipeline::new(self.detector, self.context.clone(), reporter, alerts, flows))
+    }
+}
+
+/// The one-screen summary on stderr.
+pub fn print_summary(s: &Summary, elapsed: Duration) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let span = match (s.first_ts, s.last_ts) {
+        (Some(a), Some(b)) => format!("{} .. {} ({:.1} s)", a, b, (b - a).as_secs_f64()),
+        _ => "empty".to_string(),
+    };
+    let d = &s.decode;
+    eprintln!(
+        "packets   {} ({} tcp, {} other, {} malformed, {} unknown link type, {} cut by snaplen)",
+        d.packets,
+        d.tcp,
+        d.not_ip + d.not_tcp + d.fragments,
+        d.malformed,
+        d.unknown_link,
+        d.truncated_frames
+    );
+    eprintln!(
+        "sessions  {} ({} closed, {} timed out, {} evicted, peak {} at once)",
+        s.table.created, s.table.closed, s.table.timed_out, s.table.evicted, s.table.peak
+    );
+    eprintln!(
+        "alerts    {} ({} upgrades, {} excluded by site policy)",
+        s.report.alerts, s.report.upgrades, s.report.excluded
+    );
+    eprintln!("capture   {span}");
+    eprintln!("elapsed   {:.3} s, {:.0} packets/s", secs, d.packets as f64 / secs);
+}
