@@ -88,8 +88,9 @@ pub fn is_candidate(ev: &Evidence) -> bool {
 pub fn assess_network(ev: &Evidence, ports: Ports) -> NetworkFindings {
     let mut points = 0;
     let mut reasons = Vec::new();
-    let inter = ev.turns.interactivity();
-    let shell_side = shell_side(ev, inter);
+    let shell_side = shell_side(ev, ev.turns.interactivity());
+    // Turn-taking that contradicts stronger evidence of where the shell is does not count.
+    let inter = ev.turns.interactivity().filter(|i| i.typist == shell_side.other());
     let typist = shell_side.other();
     let shell_tells = ev.tells[shell_side.idx()];
     let typist_tells = ev.tells[typist.idx()];
@@ -149,6 +150,12 @@ pub fn assess_network(ev: &Evidence, ports: Ports) -> NetworkFindings {
                 reasons.push(name.to_string());
             }
         }
+        // The side that accepted the connection typing shell commands at the side that
+        // opened it: no client/server protocol works that way round.
+        if typist == Dir::Resp && typist_tells.contains(Tell::ShellCommands) {
+            points += 15;
+            reasons.push("reverse-commands".to_string());
+        }
     }
     if let Some((_, h)) = ev.stage {
         if h.executable {
@@ -189,6 +196,10 @@ pub fn assess_network(ev: &Evidence, ports: Ports) -> NetworkFindings {
                 && i.typist == Dir::Orig
                 && !ports::mismatch(port, ev.protocol[0], ev.protocol[1]) =>
         {
+            // People typing on their own service port is what the port is for: turn-taking
+            // and echo say nothing there; only what the shell prints still counts.
+            points -= 10 + if i.echoes >= 5 { 10 } else { 0 };
+            reasons.retain(|r| r != "interactive" && r != "keystroke-echo");
             reasons.push(format!("service-port:{}", s.name));
             Some(s.name)
         }
@@ -203,11 +214,12 @@ pub fn assess_network(ev: &Evidence, ports: Ports) -> NetworkFindings {
     }
 }
 
-/// The end that hosts the shell: the side that answers a typist, else the side whose
-/// bytes look like shell output, else the side a stager fed, else the initiator.
+/// The end that hosts the shell. A stager decides it (the side that received the stage),
+/// then shell output (banners, `uid=`, prompts), then who answers a typist, then who
+/// received typed commands; failing all, the initiator.
 fn shell_side(ev: &Evidence, inter: Option<Interactivity>) -> Dir {
-    if let Some(i) = inter {
-        return i.typist.other();
+    if let Some((stager, _)) = ev.stage {
+        return stager.other();
     }
     let output = [
         Tell::NoJobControl,
@@ -222,8 +234,8 @@ fn shell_side(ev: &Evidence, inter: Option<Interactivity>) -> Dir {
             return d;
         }
     }
-    if let Some((stager, _)) = ev.stage {
-        return stager.other();
+    if let Some(i) = inter {
+        return i.typist.other();
     }
     for d in [Dir::Orig, Dir::Resp] {
         if ev.tells[d.idx()].contains(Tell::ShellCommands) {

@@ -263,7 +263,7 @@ impl CaptureFile {
             }
             let block_type = u32_at(&head, 0, big_endian);
             let total = u32_at(&head, 4, big_endian) as usize;
-            if total < 12 || total > MAX_RECORD || total % 4 != 0 {
+            if !(12..=MAX_RECORD).contains(&total) || total % 4 != 0 {
                 self.warnings.push(format!(
                     "{}: block at byte {} has a bad length {total}; the rest of the file was not read",
                     self.path.display(),
@@ -479,7 +479,10 @@ mod tests {
         out
     }
 
-    fn read_all(p: &Path) -> (Vec<(i64, u16, u32, Vec<u8>)>, Vec<String>) {
+    /// (timestamp ns, link type, wire length, bytes) of each packet.
+    type Packets = Vec<(i64, u16, u32, Vec<u8>)>;
+
+    fn read_all(p: &Path) -> (Packets, Vec<String>) {
         let mut cf = CaptureFile::open(p).unwrap();
         let mut out = Vec::new();
         while let Some(pkt) = cf.next_packet().unwrap() {

@@ -22,7 +22,6 @@ pub struct DetectSetup {
     pub output: Option<PathBuf>,
     pub flows: Option<PathBuf>,
     pub show_excluded: bool,
-    pub threads: usize,
     pub live: bool,
 }
 
@@ -31,8 +30,8 @@ impl DetectSetup {
         if args.max_flows == 0 {
             return Err(Error::usage("--max-flows must be at least 1"));
         }
-        if args.threads == 0 {
-            return Err(Error::usage("--threads must be at least 1"));
+        if args.threads != 1 {
+            return Err(Error::usage("--threads other than 1 is not supported yet"));
         }
         if !args.inventory.is_empty() {
             return Err(Error::usage("--inventory is not supported yet"));
@@ -58,7 +57,6 @@ impl DetectSetup {
             output: args.output.clone(),
             flows: args.flows.clone(),
             show_excluded: args.show_excluded,
-            threads: args.threads,
             live,
         })
     }

@@ -6,7 +6,7 @@ use crate::capture::file::CaptureFile;
 use crate::cli::ReplayArgs;
 use crate::error::Result;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
 /// Files this big get a progress line on a terminal.
@@ -48,6 +48,6 @@ pub fn run(args: ReplayArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-fn file_name(p: &PathBuf) -> String {
+fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }

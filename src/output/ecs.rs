@@ -64,7 +64,7 @@ pub fn alert(a: &Alert) -> Value {
             "start": d.session_start.to_rfc3339(),
             "severity": a.verdict.tier.map(|t| t.severity()).unwrap_or(0),
         },
-        "rule": { "name": rule_name(&a.verdict.reasons), "ruleset": "shellsight" },
+        "rule": { "name": rule_name(&a.verdict.reasons, d.shell_side), "ruleset": "shellsight" },
         "source": source,
         "destination": destination,
         "network": {
@@ -98,23 +98,23 @@ fn merge(into: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
-/// A short name for what kind of shell the reasons describe.
-pub fn rule_name(reasons: &[String]) -> &'static str {
+/// A short name for what kind of shell the reasons describe. The shell side says the
+/// direction: a shell on the initiator called out (reverse), one on the responder was
+/// connected to (bind).
+pub fn rule_name(reasons: &[String], shell_side: Dir) -> &'static str {
     let has = |r: &str| reasons.iter().any(|x| x == r || x.starts_with(&format!("{r}:")));
     if has("exposed-service-parent") {
         "Shell spawned by an exposed service"
     } else if has("staged-executable") || has("length-prefixed-stage") {
         "Shell stager"
-    } else if has("bind-shell") {
-        "Bind shell"
-    } else if has("reverse-interactive") && has("encrypted") {
-        "Encrypted reverse shell"
-    } else if has("reverse-interactive") {
-        "Reverse shell"
     } else if has("service-port") {
-        "Interactive session"
+        "Interactive session on its service port"
+    } else if shell_side == Dir::Resp {
+        "Bind shell"
+    } else if has("encrypted") {
+        "Encrypted reverse shell"
     } else {
-        "Shell-like session"
+        "Reverse shell"
     }
 }
 

@@ -25,7 +25,7 @@ pub fn row(w: &mut dyn Write, a: &Alert) -> io::Result<()> {
         tier,
         a.verdict.score,
         ends,
-        super::ecs::rule_name(&a.verdict.reasons),
+        super::ecs::rule_name(&a.verdict.reasons, d.shell_side),
         a.verdict.reasons.join(", ")
     )?;
     if let Some(p) = &a.process_line {

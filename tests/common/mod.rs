@@ -1,0 +1,77 @@
+//! Helpers shared by the integration tests: run the real binary, read its JSON lines.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_shellsight")
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("fixtures").join(name)
+}
+
+/// The public captures live beside the project (`../shared/corpus/public`); CI lays them
+/// there too. SHELLSIGHT_PUBLIC_CORPUS points elsewhere.
+pub fn public_corpus() -> PathBuf {
+    let dir = std::env::var_os("SHELLSIGHT_PUBLIC_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/corpus/public"));
+    assert!(
+        dir.join("labels.json").exists(),
+        "public corpus not found at {} (set SHELLSIGHT_PUBLIC_CORPUS)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("run shellsight")
+}
+
+/// Replays captures and returns the alert records.
+pub fn replay(files: &[&Path], extra: &[&str]) -> Vec<Value> {
+    let mut args: Vec<String> = vec!["replay".into()];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    args.extend(["--format".into(), "json".into()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let out = Command::new(bin()).args(&args).output().expect("run shellsight");
+    assert!(out.status.success(), "replay failed: {}", String::from_utf8_lossy(&out.stderr));
+    json_lines(&out.stdout)
+}
+
+pub fn json_lines(bytes: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+pub fn tier_rank(a: &Value) -> u8 {
+    match a["shellsight"]["tier"].as_str() {
+        Some("low") => 1,
+        Some("medium") => 2,
+        Some("high") => 3,
+        _ => 0,
+    }
+}
+
+/// Alerts about the session between `a` and `b` on `port` (either direction).
+pub fn about<'v>(alerts: &'v [Value], a: &str, b: &str, port: u64) -> Vec<&'v Value> {
+    alerts
+        .iter()
+        .filter(|x| {
+            let (s, d) =
+                (x["source"]["ip"].as_str().unwrap_or(""), x["destination"]["ip"].as_str().unwrap_or(""));
+            let (sp, dp) = (x["source"]["port"].as_u64(), x["destination"]["port"].as_u64());
+            ((s == a && d == b) || (s == b && d == a)) && (sp == Some(port) || dp == Some(port))
+        })
+        .collect()
+}
