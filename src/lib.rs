@@ -14,6 +14,8 @@ pub mod detect;
 pub mod error;
 pub mod evidence;
 pub mod flow;
+pub mod inventory;
+pub mod join;
 pub mod output;
 pub mod pipeline;
 pub mod report;

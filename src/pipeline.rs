@@ -29,8 +29,14 @@ pub struct Pipeline {
     alerts: AlertSink,
     flows: Option<FlowSink>,
     events: Vec<Event>,
+    alerts_ready: Vec<crate::report::Alert>,
+    /// Capture time of the last attribution poll.
+    last_poll: Timestamp,
     summary: Summary,
 }
+
+/// How often (in capture time) waiting detections retry attribution.
+const POLL_EVERY: crate::time::Span = crate::time::Span::from_millis(250);
 
 impl Pipeline {
     pub fn new(
@@ -47,6 +53,8 @@ impl Pipeline {
             alerts,
             flows,
             events: Vec::with_capacity(64),
+            alerts_ready: Vec::new(),
+            last_poll: Timestamp::ZERO,
             summary: Summary::default(),
         }
     }
@@ -68,7 +76,23 @@ impl Pipeline {
             self.detector.process(&seg, &mut self.events);
         }
         if !self.events.is_empty() {
-            self.drain()?;
+            self.drain(pkt.ts)?;
+        }
+        if pkt.ts - self.last_poll >= POLL_EVERY {
+            self.poll(pkt.ts)?;
+        }
+        Ok(())
+    }
+
+    fn poll(&mut self, now: Timestamp) -> Result<()> {
+        self.last_poll = now;
+        self.reporter.poll(now, &mut self.alerts_ready);
+        self.write_ready()
+    }
+
+    fn write_ready(&mut self) -> Result<()> {
+        for a in self.alerts_ready.drain(..) {
+            self.alerts.write(&a)?;
         }
         Ok(())
     }
@@ -92,17 +116,14 @@ impl Pipeline {
     /// Lets idle sessions expire when no packet has arrived for a while (live capture).
     pub fn tick(&mut self, now: Timestamp) -> Result<()> {
         self.detector.tick(now, &mut self.events);
-        self.drain()
+        self.drain(now)?;
+        self.poll(now)
     }
 
-    fn drain(&mut self) -> Result<()> {
+    fn drain(&mut self, now: Timestamp) -> Result<()> {
         for ev in self.events.drain(..) {
             match ev {
-                Event::Detection(d) => {
-                    if let Some(alert) = self.reporter.handle(*d) {
-                        self.alerts.write(&alert)?;
-                    }
-                }
+                Event::Detection(d) => self.reporter.push(*d, now, &mut self.alerts_ready),
                 Event::Flow(f) => {
                     if let Some(sink) = self.flows.as_mut() {
                         sink.write(&f)?;
@@ -110,13 +131,16 @@ impl Pipeline {
                 }
             }
         }
-        Ok(())
+        self.write_ready()
     }
 
     /// Ends all sessions, flushes output and returns the counts.
     pub fn finish(mut self) -> Result<Summary> {
         self.detector.finish(&mut self.events);
-        self.drain()?;
+        let end = self.summary.last_ts.unwrap_or(Timestamp::ZERO);
+        self.drain(end)?;
+        self.reporter.flush(&mut self.alerts_ready);
+        self.write_ready()?;
         self.alerts.flush()?;
         if let Some(f) = self.flows.as_mut() {
             f.flush()?;

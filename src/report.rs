@@ -6,6 +6,7 @@ use crate::config::{ExclusionOutcome, ExclusionQuery};
 use crate::context::resolve::Context;
 use crate::detect::Detection;
 use crate::evidence::Dir;
+use crate::time::{Span, Timestamp};
 use crate::verdict::{self, ProcessFacts, Tier, Verdict};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -60,55 +61,151 @@ pub struct ReportStats {
     pub expired_exclusion_hits: u64,
     pub upgrades: u64,
     pub attributed: u64,
+    pub unattributed: u64,
+}
+
+/// A detection waiting for its process context.
+struct Pending {
+    detection: Detection,
+    since: Timestamp,
+    /// Already reported without attribution; only an attributed upgrade may follow.
+    reported: bool,
+}
+
+/// What was last reported for a session.
+#[derive(Clone)]
+struct Reported {
+    tier: Tier,
+    event_id: String,
+    seq: u16,
+    attributed: bool,
 }
 
 pub struct Reporter {
     context: Arc<Context>,
     attributor: Option<Box<dyn Attributor>>,
-    /// Per session: the tier last reported and that record's id.
-    last: HashMap<String, (Tier, String, u16)>,
+    /// How long to hold a detection for attribution before reporting it without.
+    delay: Span,
+    /// How long after that to keep trying, for an attributed upgrade.
+    keep_trying: Span,
+    last: HashMap<String, Reported>,
+    pending: Vec<Pending>,
     show_excluded: bool,
     warned_expired: Vec<usize>,
     pub stats: ReportStats,
 }
 
 impl Reporter {
-    pub fn new(context: Arc<Context>, attributor: Option<Box<dyn Attributor>>, show_excluded: bool) -> Self {
+    /// `delay` is how long a live sensor waits for an agent to report the socket; offline
+    /// (a recorded inventory) it is zero.
+    pub fn new(
+        context: Arc<Context>,
+        attributor: Option<Box<dyn Attributor>>,
+        show_excluded: bool,
+        delay: Span,
+    ) -> Self {
         Reporter {
             context,
             attributor,
+            delay,
+            keep_trying: Span::from_secs(120),
             last: HashMap::new(),
+            pending: Vec::new(),
             show_excluded,
             warned_expired: Vec::new(),
             stats: ReportStats::default(),
         }
     }
 
-    /// Turns a detection into the alert to print, or `None` when it is excluded (and
-    /// excluded alerts are not shown) or does not raise the session's reported tier.
-    pub fn handle(&mut self, d: Detection) -> Option<Alert> {
+    /// Takes a detection at capture time `now`; alerts ready to print go to `out`.
+    pub fn push(&mut self, d: Detection, now: Timestamp, out: &mut Vec<Alert>) {
         let attribution = self.attributor.as_mut().and_then(|a| a.attribute(&d));
-        let verdict = match &attribution {
+        if attribution.is_none() && self.attributor.is_some() && self.delay > Span::ZERO {
+            // A later detection of the same session (its tier rose) replaces the waiting one.
+            self.pending.retain(|p| p.detection.session_id != d.session_id || p.reported);
+            self.pending.push(Pending { detection: d, since: now, reported: false });
+            return;
+        }
+        self.finish_one(d, attribution, false, out);
+    }
+
+    /// Retries attribution for waiting detections; reports those whose wait is over.
+    pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Alert>) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut waiting = std::mem::take(&mut self.pending);
+        waiting.retain_mut(|p| {
+            let attribution = self.attributor.as_mut().and_then(|a| a.attribute(&p.detection));
+            if let Some(a) = attribution {
+                self.finish_one(p.detection.clone(), Some(a), false, out);
+                return false;
+            }
+            if !p.reported && now - p.since >= self.delay {
+                self.finish_one(p.detection.clone(), None, true, out);
+                p.reported = true;
+            }
+            p.reported && now - p.since < self.delay + self.keep_trying || !p.reported
+        });
+        self.pending.extend(waiting);
+    }
+
+    /// Reports everything still waiting (end of capture or shutdown).
+    pub fn flush(&mut self, out: &mut Vec<Alert>) {
+        for p in std::mem::take(&mut self.pending) {
+            if !p.reported {
+                self.finish_one(p.detection, None, self.attributor.is_some(), out);
+            }
+        }
+    }
+
+    fn finish_one(
+        &mut self,
+        d: Detection,
+        attribution: Option<Attribution>,
+        pending: bool,
+        out: &mut Vec<Alert>,
+    ) {
+        if let Some(a) = self.judge(d, attribution, pending) {
+            out.push(a);
+        }
+    }
+
+    /// Re-judges with process context, applies exclusions, and reports only a rise in
+    /// tier (or the first attribution of a session already reported without one).
+    fn judge(&mut self, d: Detection, attribution: Option<Attribution>, pending: bool) -> Option<Alert> {
+        let mut verdict = match &attribution {
             Some(a) => verdict::decide(&d.findings, &d.placement.facts, Some(&a.facts)),
             None => d.verdict.clone(),
         };
-        let mut verdict = verdict;
         if d.direction_inferred && !verdict.reasons.iter().any(|r| r == "direction-inferred") {
             verdict.reasons.push("direction-inferred".into());
         }
         let tier = verdict.tier?;
+        let attributed = attribution.is_some();
         let previous = self.last.get(&d.session_id).cloned();
-        if previous.as_ref().is_some_and(|(t, _, _)| *t >= tier) {
-            return None;
+        if let Some(p) = &previous {
+            let rises = tier > p.tier;
+            let newly_attributed = attributed && !p.attributed && tier >= p.tier;
+            if !rises && !newly_attributed {
+                return None;
+            }
         }
-        let seq = previous.as_ref().map_or(1, |p| p.2 + 1);
+        let seq = previous.as_ref().map_or(1, |p| p.seq + 1);
         let event_id = format!("{}-{seq}", d.session_id);
-        let supersedes = previous.map(|p| p.1);
+        let supersedes = previous.as_ref().map(|p| p.event_id.clone());
         if supersedes.is_some() {
             self.stats.upgrades += 1;
         }
-        self.last.insert(d.session_id.clone(), (tier, event_id.clone(), seq));
-
+        self.last.insert(
+            d.session_id.clone(),
+            Reported {
+                tier,
+                event_id: event_id.clone(),
+                seq,
+                attributed: attributed || previous.is_some_and(|p| p.attributed),
+            },
+        );
         let remote_asn = d.placement.remote_network.as_ref().map(|n| n.asn);
         let destination_asn = if d.shell_side == Dir::Orig { remote_asn } else { None };
         let q = ExclusionQuery {
@@ -147,6 +244,8 @@ impl Reporter {
         }
         if attribution.is_some() {
             self.stats.attributed += 1;
+        } else if pending {
+            self.stats.unattributed += 1;
         }
         let (enrichment, process_line) = match attribution {
             Some(a) => (Some(a.ecs), Some(a.summary)),
@@ -160,7 +259,7 @@ impl Reporter {
             excluded,
             enrichment,
             process_line,
-            attribution_pending: false,
+            attribution_pending: pending,
         })
     }
 }

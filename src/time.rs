@@ -74,6 +74,13 @@ impl Sub for Timestamp {
     }
 }
 
+impl Add for Span {
+    type Output = Span;
+    fn add(self, rhs: Span) -> Span {
+        Span(self.0.saturating_add(rhs.0))
+    }
+}
+
 impl Add<Span> for Timestamp {
     type Output = Timestamp;
     fn add(self, rhs: Span) -> Timestamp {

@@ -7,11 +7,13 @@ use crate::context::asn::AsnDb;
 use crate::context::resolve::Context;
 use crate::detect::DetectorConfig;
 use crate::error::{Error, Result};
+use crate::join::{load_inventory, InventoryAttributor, InventoryCache};
 use crate::output::{AlertSink, FlowSink, Format};
 use crate::pipeline::{Pipeline, Summary};
-use crate::report::Reporter;
+use crate::report::{Attributor, Reporter};
+use crate::time::Span;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Detection options, checked and loaded.
@@ -23,6 +25,9 @@ pub struct DetectSetup {
     pub flows: Option<PathBuf>,
     pub show_excluded: bool,
     pub live: bool,
+    /// Socket inventories (recorded, or streamed in by agents) for attribution.
+    pub inventory: Option<Arc<Mutex<InventoryCache>>>,
+    pub attribution_delay: Span,
 }
 
 impl DetectSetup {
@@ -32,9 +37,6 @@ impl DetectSetup {
         }
         if args.threads != 1 {
             return Err(Error::usage("--threads other than 1 is not supported yet"));
-        }
-        if !args.inventory.is_empty() {
-            return Err(Error::usage("--inventory is not supported yet"));
         }
         let policy = match &args.config {
             Some(p) => SitePolicy::load(p)?,
@@ -47,6 +49,16 @@ impl DetectSetup {
         .with_overrides(policy.asn_class_overrides());
         let context = Arc::new(Context::new(policy, Some(Box::new(asn))));
         let detector = DetectorConfig { max_flows: args.max_flows, ..DetectorConfig::default() };
+        let inventory = if args.inventory.is_empty() {
+            None
+        } else {
+            let mut cache = InventoryCache::default();
+            for path in &args.inventory {
+                let n = load_inventory(path, &mut cache)?;
+                tracing::info!("{}: {n} inventory lines", path.display());
+            }
+            Some(Arc::new(Mutex::new(cache)))
+        };
         Ok(DetectSetup {
             context,
             detector,
@@ -58,13 +70,19 @@ impl DetectSetup {
             flows: args.flows.clone(),
             show_excluded: args.show_excluded,
             live,
+            inventory,
+            attribution_delay: Span::ZERO,
         })
     }
 
     pub fn build_pipeline(&self) -> Result<Pipeline> {
         let alerts = AlertSink::open(self.output.as_deref(), self.format, self.live)?;
         let flows = self.flows.as_deref().map(FlowSink::create).transpose()?;
-        let reporter = Reporter::new(self.context.clone(), None, self.show_excluded);
+        let attributor = self.inventory.as_ref().map(|cache| {
+            Box::new(InventoryAttributor::new(cache.clone(), self.context.clone())) as Box<dyn Attributor>
+        });
+        let reporter =
+            Reporter::new(self.context.clone(), attributor, self.show_excluded, self.attribution_delay);
         Ok(Pipeline::new(self.detector, self.context.clone(), reporter, alerts, flows))
     }
 }
