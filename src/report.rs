@@ -145,7 +145,7 @@ impl Reporter {
                 self.finish_one(p.detection.clone(), None, true, out);
                 p.reported = true;
             }
-            p.reported && now - p.since < self.delay + self.keep_trying || !p.reported
+            !p.reported || now - p.since < self.delay + self.keep_trying
         });
         self.pending.extend(waiting);
     }

@@ -22,8 +22,8 @@ const SLACK: Span = Span::from_secs(5);
 const SUSPICIOUS: &[&str] = &[
     r"/dev/tcp/",
     r"/dev/udp/",
-    r"\bnc(\.traditional|\.openbsd)?\s.*\s-[a-z]*[ec]\b",
-    r"\bncat\s.*(-e|--exec|-c|--sh-exec)\b",
+    r"\bnc(\.traditional|\.openbsd)?\s(.*\s)?-[a-z]*[ec]\b",
+    r"\bncat\s(.*\s)?(-e|--exec|-c|--sh-exec)\b",
     r"\b(ba|da|z|k)?sh\s+-i\b",
     r"import\s+(socket|pty)",
     r"pty\.spawn",
