@@ -134,6 +134,22 @@ impl Pipeline {
         self.write_ready()
     }
 
+    /// Writes a periodic statistics record (live capture counters plus the pipeline's).
+    pub fn write_stats(&mut self, now: Timestamp, capture: serde_json::Value) -> Result<()> {
+        let s = &self.summary;
+        let record = serde_json::json!({
+            "@timestamp": now.to_rfc3339(),
+            "event": { "kind": "metric", "module": "shellsight", "dataset": "shellsight.stats" },
+            "shellsight": { "stats": {
+                "capture": capture,
+                "decode": s.decode,
+                "sessions": { "live": self.detector.live_sessions(), "table": self.detector.table_stats() },
+                "report": self.reporter.stats,
+            }},
+        });
+        self.alerts.write_stats(&record)
+    }
+
     /// Ends all sessions, flushes output and returns the counts.
     pub fn finish(mut self) -> Result<Summary> {
         self.detector.finish(&mut self.events);

@@ -27,6 +27,12 @@ impl Timestamp {
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
+    /// The wall clock. Only live sources use it (to let sessions time out while the wire
+    /// is quiet, and to stamp agent inventories); detection logic never calls it.
+    pub fn wall_clock() -> Self {
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Self(d.as_nanos() as i64)
+    }
     pub const fn unix_secs(self) -> i64 {
         self.0.div_euclid(1_000_000_000)
     }

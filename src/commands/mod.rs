@@ -2,6 +2,7 @@
 //! configuration, builds the objects it needs and runs them.
 
 mod agent;
+mod agent_link;
 mod config;
 mod detect_setup;
 mod geoip;

@@ -61,6 +61,23 @@ impl AlertSink {
     pub fn flush(&mut self) -> Result<()> {
         self.out.flush().map_err(|e| Error::runtime(format!("writing alerts: {e}")))
     }
+
+    /// A periodic statistics record: a JSON line in JSON mode, a line on stderr for tables.
+    pub fn write_stats(&mut self, record: &serde_json::Value) -> Result<()> {
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer(&mut self.out, record)
+                    .map_err(io::Error::other)
+                    .and_then(|_| self.out.write_all(b"\n"))
+                    .map_err(|e| Error::runtime(format!("writing stats: {e}")))?;
+                self.flush()
+            }
+            Format::Table => {
+                eprintln!("stats {}", record["shellsight"]["stats"]);
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Writes flow records as ECS JSON lines.
