@@ -183,15 +183,13 @@ fn capture_loop(
     while !stop.load(Ordering::Relaxed) {
         match cap.next_packet() {
             Ok(p) => {
-                let ts = Timestamp::from_nanos(
-                    p.header.ts.tv_sec as i64 * 1_000_000_000 + p.header.ts.tv_usec as i64,
-                );
+                let ts = Timestamp::from_nanos(p.header.ts.tv_sec * 1_000_000_000 + p.header.ts.tv_usec);
                 batch.push(ts, p.header.len, p.data);
                 counters.received.fetch_add(1, Ordering::Relaxed);
-                if batch.len() >= BATCH_FRAMES {
-                    if !send(std::mem::replace(&mut batch, fresh(&recycle)), &counters) {
-                        return Ok(());
-                    }
+                if batch.len() >= BATCH_FRAMES
+                    && !send(std::mem::replace(&mut batch, fresh(&recycle)), &counters)
+                {
+                    return Ok(());
                 }
             }
             Err(pcap::Error::TimeoutExpired) => {
