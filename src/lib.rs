@@ -20,4 +20,5 @@ pub mod output;
 pub mod pipeline;
 pub mod report;
 pub mod time;
+pub mod transport;
 pub mod verdict;

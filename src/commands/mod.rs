@@ -6,6 +6,7 @@ mod agent_link;
 mod config;
 mod detect_setup;
 mod geoip;
+mod local_agent;
 mod replay;
 mod sensor;
 

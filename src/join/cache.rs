@@ -96,11 +96,12 @@ impl InventoryCache {
         self.nat.insert(wire, own);
     }
 
-    /// Marks every open holding of a host as seen at `at` (a snapshot restates all).
-    pub fn touch_host(&mut self, boot_id: &str, at: Timestamp) {
+    /// A full snapshot of a host ended: its sockets that the snapshot (which began at
+    /// `started`) did not restate closed while nobody was watching (the agent was away).
+    pub fn end_snapshot(&mut self, boot_id: &str, started: Timestamp) {
         for h in self.sockets.values_mut().flatten() {
-            if h.closed_at.is_none() && h.record.host.boot_id == boot_id {
-                h.last_seen = h.last_seen.max(at);
+            if h.closed_at.is_none() && h.last_seen < started && h.record.host.boot_id == boot_id {
+                h.closed_at = Some(h.last_seen);
             }
         }
     }

@@ -1,0 +1,186 @@
+//! The agent's side: streams snapshots and deltas to a sensor. The agent's scan loop is
+//! synchronous and hands batches to a tokio thread through a bounded queue; the thread
+//! keeps the connection, reconnects with backoff, and asks the scan loop for a full
+//! snapshot after every (re)connect, since deltas mean nothing without one.
+
+use super::{read_message, write_message, Message, PROTOCOL_VERSION, RECORDS_PER_FRAME};
+use crate::inventory::InventoryRecord;
+use bytes::BytesMut;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+const QUEUE: usize = 64;
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// One batch from the scan loop.
+enum Outgoing {
+    Snapshot(Vec<Arc<InventoryRecord>>),
+    Delta(Vec<Arc<InventoryRecord>>),
+    Nat(Message),
+}
+
+/// Handle held by the scan loop.
+pub struct SensorLink {
+    tx: mpsc::Sender<Outgoing>,
+    need_snapshot: Arc<AtomicBool>,
+    pub dropped_batches: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Clone)]
+pub struct Identity {
+    pub token: String,
+    pub host: String,
+    pub boot_id: String,
+}
+
+impl SensorLink {
+    pub fn start(addr: String, id: Identity) -> crate::error::Result<Self> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let need_snapshot = Arc::new(AtomicBool::new(true));
+        let flag = need_snapshot.clone();
+        let thread = std::thread::Builder::new()
+            .name("sensor-link".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                    tracing::error!("sensor link: cannot start its runtime");
+                    return;
+                };
+                rt.block_on(run(addr, id, rx, flag));
+            })
+            .map_err(|e| crate::error::Error::runtime(format!("cannot start the sensor link: {e}")))?;
+        Ok(SensorLink {
+            tx,
+            need_snapshot,
+            dropped_batches: Arc::new(AtomicU64::new(0)),
+            thread: Some(thread),
+        })
+    }
+
+    /// True after a (re)connect: the next batch must be a full snapshot.
+    pub fn wants_snapshot(&self) -> bool {
+        self.need_snapshot.load(Ordering::SeqCst)
+    }
+
+    pub fn send_snapshot(&self, records: Vec<Arc<InventoryRecord>>) {
+        self.need_snapshot.store(false, Ordering::SeqCst);
+        self.push(Outgoing::Snapshot(records));
+    }
+
+    pub fn send_delta(&self, records: Vec<Arc<InventoryRecord>>) {
+        if !records.is_empty() {
+            self.push(Outgoing::Delta(records));
+        }
+    }
+
+    pub fn send_nat(&self, observed_ns: i64, entries: Vec<crate::join::conntrack::NatEntry>) {
+        if !entries.is_empty() {
+            self.push(Outgoing::Nat(Message::Nat { observed_ns, entries }));
+        }
+    }
+
+    fn push(&self, o: Outgoing) {
+        // A full queue means the sensor is not keeping up: drop, count, and resync with
+        // a snapshot once it has room again.
+        if self.tx.try_send(o).is_err() {
+            self.dropped_batches.fetch_add(1, Ordering::Relaxed);
+            self.need_snapshot.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Closes the queue and waits for queued batches to be sent (or the link to fail).
+    pub fn close(mut self) {
+        let (tx, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.tx, tx));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn run(addr: String, id: Identity, mut rx: mpsc::Receiver<Outgoing>, need_snapshot: Arc<AtomicBool>) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let mut stream = match connect(&addr, &id).await {
+            Ok(s) => {
+                backoff = BACKOFF_MIN;
+                s
+            }
+            Err(e) => {
+                tracing::warn!("sensor {addr}: {e}; retrying in {:.1} s", backoff.as_secs_f64());
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                if rx.is_closed() && rx.is_empty() {
+                    return;
+                }
+                continue;
+            }
+        };
+        tracing::info!("connected to sensor {addr}");
+        need_snapshot.store(true, Ordering::SeqCst);
+        let mut synced = false;
+        loop {
+            let Some(batch) = rx.recv().await else { return };
+            let result = match batch {
+                Outgoing::Snapshot(records) => {
+                    synced = true;
+                    send_chunks(&mut stream, records, true).await
+                }
+                // Deltas queued before the snapshot that follows a reconnect are stale.
+                Outgoing::Delta(_) if !synced => Ok(()),
+                Outgoing::Delta(records) => send_chunks(&mut stream, records, false).await,
+                Outgoing::Nat(msg) => write_message(&mut stream, &msg).await,
+            };
+            if let Err(e) = result {
+                tracing::warn!("sensor {addr}: {e}; reconnecting");
+                break;
+            }
+        }
+    }
+}
+
+async fn connect(addr: &str, id: &Identity) -> std::io::Result<TcpStream> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let hello = Message::Hello {
+        version: PROTOCOL_VERSION,
+        token: id.token.clone(),
+        host: id.host.clone(),
+        boot_id: id.boot_id.clone(),
+    };
+    write_message(&mut stream, &hello).await?;
+    let mut buf = BytesMut::new();
+    match tokio::time::timeout(Duration::from_secs(10), read_message(&mut stream, &mut buf)).await {
+        Ok(Ok(Some(Message::Welcome))) => Ok(stream),
+        Ok(Ok(Some(Message::Rejected { reason }))) => {
+            Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, format!("rejected: {reason}")))
+        }
+        Ok(Ok(_)) => Err(std::io::Error::other("unexpected answer to hello")),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer to hello")),
+    }
+}
+
+async fn send_chunks(
+    stream: &mut TcpStream,
+    records: Vec<Arc<InventoryRecord>>,
+    snapshot: bool,
+) -> std::io::Result<()> {
+    if snapshot && records.is_empty() {
+        return write_message(stream, &Message::Snapshot { records, last: true }).await;
+    }
+    let n = records.len().div_ceil(RECORDS_PER_FRAME);
+    for (i, chunk) in records.chunks(RECORDS_PER_FRAME).enumerate() {
+        let msg = if snapshot {
+            Message::Snapshot { records: chunk.to_vec(), last: i + 1 == n }
+        } else {
+            Message::Delta { records: chunk.to_vec() }
+        };
+        write_message(stream, &msg).await?;
+    }
+    Ok(())
+}
