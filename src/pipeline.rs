@@ -36,7 +36,7 @@ pub struct Pipeline {
 }
 
 /// How often (in capture time) waiting detections retry attribution.
-const POLL_EVERY: crate::time::Span = crate::time::Span::from_millis(250);
+const POLL_EVERY: crate::time::Span = crate::time::Span::from_millis(100);
 
 impl Pipeline {
     pub fn new(

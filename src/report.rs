@@ -64,7 +64,10 @@ pub struct ReportStats {
     pub unattributed: u64,
 }
 
-/// A detection waiting for its process context.
+/// How long a detection waits for its session's tier to settle before it is reported.
+pub const SETTLE: Span = Span::from_millis(300);
+
+/// A detection waiting for its tier to settle or for its process context.
 struct Pending {
     detection: Detection,
     since: Timestamp,
@@ -117,35 +120,41 @@ impl Reporter {
         }
     }
 
-    /// Takes a detection at capture time `now`; alerts ready to print go to `out`.
-    pub fn push(&mut self, d: Detection, now: Timestamp, out: &mut Vec<Alert>) {
-        let attribution = self.attributor.as_mut().and_then(|a| a.attribute(&d));
-        if attribution.is_none() && self.attributor.is_some() && self.delay > Span::ZERO {
-            // A later detection of the same session (its tier rose) replaces the waiting one.
-            self.pending.retain(|p| p.detection.session_id != d.session_id || p.reported);
-            self.pending.push(Pending { detection: d, since: now, reported: false });
-            return;
+    /// Takes a detection at capture time `now`. Detections wait `SETTLE` so that a tier
+    /// that rises again at once (a banner, then a prompt a moment later) is reported once,
+    /// and, on a live sensor, up to the attribution delay for the agent to report the
+    /// socket. `poll` reports them.
+    pub fn push(&mut self, d: Detection, now: Timestamp, _out: &mut Vec<Alert>) {
+        match self.pending.iter_mut().find(|p| p.detection.session_id == d.session_id && !p.reported) {
+            Some(p) => p.detection = d,
+            None => self.pending.push(Pending { detection: d, since: now, reported: false }),
         }
-        self.finish_one(d, attribution, false, out);
     }
 
-    /// Retries attribution for waiting detections; reports those whose wait is over.
+    /// Reports detections whose wait is over; retries attribution for those reported
+    /// without it, for an attributed upgrade.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Alert>) {
         if self.pending.is_empty() {
             return;
         }
+        let live = self.attributor.is_some() && self.delay > Span::ZERO;
         let mut waiting = std::mem::take(&mut self.pending);
         waiting.retain_mut(|p| {
+            let waited = now - p.since;
+            if !p.reported && waited < SETTLE {
+                return true;
+            }
             let attribution = self.attributor.as_mut().and_then(|a| a.attribute(&p.detection));
             if let Some(a) = attribution {
                 self.finish_one(p.detection.clone(), Some(a), false, out);
                 return false;
             }
-            if !p.reported && now - p.since >= self.delay {
-                self.finish_one(p.detection.clone(), None, true, out);
+            if !p.reported && (!live || waited >= self.delay) {
+                self.finish_one(p.detection.clone(), None, live, out);
                 p.reported = true;
             }
-            !p.reported || now - p.since < self.delay + self.keep_trying
+            // Keep trying for an attributed upgrade only where an agent may still report.
+            live && (!p.reported || waited < self.delay + self.keep_trying)
         });
         self.pending.extend(waiting);
     }
@@ -153,9 +162,13 @@ impl Reporter {
     /// Reports everything still waiting (end of capture or shutdown).
     pub fn flush(&mut self, out: &mut Vec<Alert>) {
         for p in std::mem::take(&mut self.pending) {
-            if !p.reported {
-                self.finish_one(p.detection, None, self.attributor.is_some(), out);
+            if p.reported {
+                continue;
             }
+            let attribution = self.attributor.as_mut().and_then(|a| a.attribute(&p.detection));
+            let live = self.attributor.is_some() && self.delay > Span::ZERO;
+            let pending = attribution.is_none() && live;
+            self.finish_one(p.detection, attribution, pending, out);
         }
     }
 
