@@ -50,7 +50,15 @@ fn check_common(r: &InventoryRecord, wrapper: i32, wrapper_script: &str, stderr_
     assert_eq!(*pids.last().unwrap(), 1, "chain ends at init: {pids:?}");
     assert_eq!(p.ancestors[0].args, ["bash", "-c", wrapper_script]);
     let me = std::fs::read_to_string("/proc/self/status").unwrap();
-    let uid: u32 = me.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let uid: u32 = me
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(p.user.id, uid);
     assert!(p.start.is_some());
     assert_eq!(r.host.boot_id, std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap().trim());

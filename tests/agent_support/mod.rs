@@ -25,7 +25,9 @@ pub fn require_tool(tool: &str, package: &str) {
 pub fn privileged() -> bool {
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|v| v.split_whitespace().nth(1) == Some("0"))))
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Uid:").map(|v| v.split_whitespace().nth(1) == Some("0")))
+        })
         .unwrap_or(false);
     if root {
         return true;
@@ -131,7 +133,8 @@ pub fn children_of(pid: i32) -> Vec<i32> {
 pub fn wait_child(pid: i32, name: &str, secs: u64) -> i32 {
     let until = Instant::now() + Duration::from_secs(secs);
     loop {
-        let found: Vec<i32> = children_of(pid).into_iter().filter(|c| comm(*c).as_deref() == Some(name)).collect();
+        let found: Vec<i32> =
+            children_of(pid).into_iter().filter(|c| comm(*c).as_deref() == Some(name)).collect();
         if found.len() == 1 {
             return found[0];
         }
