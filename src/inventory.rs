@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// What kind of line this is in a snapshot + deltas stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,12 +55,13 @@ pub struct InventoryRecord {
     /// The remote end (`0.0.0.0:0` / `:::0` for listeners and unconnected UDP).
     pub destination: Endpoint,
     pub socket: SocketInfo,
+    /// Shared (`Arc`) because one process holds many sockets; reads like a plain field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process: Option<ProcessInfo>,
+    pub process: Option<Arc<ProcessInfo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container: Option<ContainerInfo>,
+    pub container: Option<Arc<ContainerInfo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orchestrator: Option<OrchestratorInfo>,
+    pub orchestrator: Option<Arc<OrchestratorInfo>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

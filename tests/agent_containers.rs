@@ -39,7 +39,7 @@ fn containerd_pod_metadata_and_service_account_from_bundle_mounts() {
     let c = r.container.unwrap();
     assert_eq!(c.runtime, "containerd");
     assert_eq!(c.name.as_deref(), Some("web"));
-    assert_eq!(c.image.unwrap().name, "registry.example/shop/web:2.3.1");
+    assert_eq!(c.image.as_ref().unwrap().name, "registry.example/shop/web:2.3.1");
     let o = r.orchestrator.expect("pod context");
     assert_eq!(o.namespace.as_deref(), Some("shop"));
     assert_eq!(o.resource.name.as_deref(), Some("web-6d8f9c7b5-abcde"));
@@ -53,7 +53,7 @@ fn crio_cgroupfs_path_and_token_from_kubelet_dir() {
     let c = r.container.unwrap();
     assert_eq!(c.runtime, "cri-o");
     assert_eq!(c.name.as_deref(), Some("worker"));
-    assert_eq!(c.image.unwrap().name, "quay.example/batch/worker:9");
+    assert_eq!(c.image.as_ref().unwrap().name, "quay.example/batch/worker:9");
     let o = r.orchestrator.expect("pod context");
     assert_eq!(o.namespace.as_deref(), Some("batch"));
     assert_eq!(o.resource.name.as_deref(), Some("worker-0"));
@@ -67,6 +67,6 @@ fn docker_name_and_image_without_pod() {
     let c = r.container.unwrap();
     assert_eq!(c.runtime, "docker");
     assert_eq!(c.name.as_deref(), Some("payments_api_1"));
-    assert_eq!(c.image.unwrap().name, "payments/api:1.4");
+    assert_eq!(c.image.as_ref().unwrap().name, "payments/api:1.4");
     assert!(r.orchestrator.is_none());
 }

@@ -54,6 +54,9 @@ struct ProcEntry {
     /// The fd table could be read.
     fds_ok: bool,
     details: Option<Arc<Details>>,
+    /// Changes when the pid is reused or execs: part of the record key, so an exec
+    /// (e.g. `nc -e` becoming `sh`) closes the old record and opens a new one.
+    generation: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -74,15 +77,31 @@ pub struct ScanStats {
     pub rescanned: usize,
     pub netns: usize,
     pub sockets: usize,
+    /// Namespaces whose tables were read (the others were unchanged).
+    pub tables_read: usize,
     pub records: usize,
     pub elapsed_us: u128,
 }
 
-type ContainerCtx = (ContainerInfo, Option<OrchestratorInfo>);
-type ProcCtx = (ProcessInfo, Option<Arc<ContainerCtx>>);
+type ContainerCtx = (Arc<ContainerInfo>, Option<Arc<OrchestratorInfo>>);
+/// A record to build: namespace, socket, holder (pid, fds).
+type ToBuild = (u64, SocketEntry, Option<(i32, Vec<u32>)>);
+type ProcCtx = (Arc<ProcessInfo>, Option<Arc<ContainerCtx>>);
 
-/// Record identity across refreshes: (netns, transport, socket inode, pid or 0).
-type RecordKey = (u64, Transport, u64, i32);
+/// Record identity across refreshes: (netns, transport, socket inode, pid or 0,
+/// process generation).
+type RecordKey = (u64, Transport, u64, i32, u64);
+
+/// A namespace's socket tables as last read, and the sockstat signature they match.
+#[derive(Debug)]
+struct NsTables {
+    sockets: Arc<Vec<SocketEntry>>,
+    sockstat: Vec<(String, u64)>,
+}
+
+/// Socket tables are re-read at least every this many refreshes even when nothing
+/// points to a change (bounds what an open and a close that cancel out can hide).
+const FORCE_TABLES_EVERY: u32 = 5;
 
 #[derive(Debug)]
 pub struct Scanner {
@@ -96,7 +115,12 @@ pub struct Scanner {
     /// Read `/proc/<pid>/stat` of every known pid on each refresh (no proc connector).
     pub verify_identity: bool,
     unreadable: BTreeSet<i32>,
-    previous: HashMap<RecordKey, InventoryRecord>,
+    previous: HashMap<RecordKey, Arc<InventoryRecord>>,
+    tables: HashMap<u64, NsTables>,
+    /// Namespaces whose tables must be re-read at the next refresh.
+    dirty_ns: HashSet<u64>,
+    since_forced: u32,
+    next_generation: u64,
     scanned_once: bool,
     threads: usize,
     pub last_stats: ScanStats,
@@ -131,6 +155,7 @@ fn scan_pid(proc_root: &Path, pid: i32) -> PidScan {
         sockets: Vec::new(),
         fds_ok: false,
         details: None,
+        generation: 0,
     };
     read_fds(&dir, &mut entry);
     PidScan::Entry(entry)
@@ -160,6 +185,13 @@ fn read_fds(dir: &Path, entry: &mut ProcEntry) {
     entry.sockets.sort_unstable();
 }
 
+fn read_sockstat(proc_root: &Path, pid: i32) -> Option<Vec<(String, u64)>> {
+    let dir = proc_root.join(pid.to_string()).join("net");
+    let mut s = std::fs::read_to_string(dir.join("sockstat")).ok()?;
+    s.push_str(&std::fs::read_to_string(dir.join("sockstat6")).unwrap_or_default());
+    Some(procfs::sockstat_signature(&s))
+}
+
 fn load_details(proc_root: &Path, pid: i32) -> Details {
     let dir = proc_root.join(pid.to_string());
     let args = std::fs::read(dir.join("cmdline")).map(|b| procfs::parse_cmdline(&b)).unwrap_or_default();
@@ -180,7 +212,16 @@ fn load_details(proc_root: &Path, pid: i32) -> Details {
 
 /// Runs `f` over `items` on up to `threads` threads, keeping the order.
 fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    if threads <= 1 || items.len() < 64 {
+    par_map_min(items, threads, 64, f)
+}
+
+fn par_map_min<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    min: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if threads <= 1 || items.len() < min.max(2) {
         return items.iter().map(&f).collect();
     }
     let chunk = items.len().div_ceil(threads);
@@ -217,6 +258,10 @@ impl Scanner {
             verify_identity: true,
             unreadable: BTreeSet::new(),
             previous: HashMap::new(),
+            tables: HashMap::new(),
+            dirty_ns: HashSet::new(),
+            since_forced: 0,
+            next_generation: 1,
             scanned_once: false,
             threads,
             last_stats: ScanStats::default(),
@@ -232,13 +277,28 @@ impl Scanner {
         &self.unreadable
     }
 
+    fn insert_new(&mut self, pid: i32, mut e: ProcEntry) {
+        e.generation = self.next_generation;
+        self.next_generation += 1;
+        if let Some(ns) = e.netns {
+            self.dirty_ns.insert(ns);
+        }
+        self.procs.insert(pid, e);
+    }
+
+    fn forget(&mut self, pid: i32) {
+        if let Some(ns) = self.procs.remove(&pid).and_then(|e| e.netns) {
+            self.dirty_ns.insert(ns);
+        }
+    }
+
     /// A pid exec'd (proc connector): forget what we know and rescan it now, so its new
     /// argv is captured even if it exits before the next refresh. Returns whether it
     /// holds sockets (the caller may then refresh early).
     pub fn on_exec(&mut self, pid: i32) -> bool {
         match scan_pid(&self.cfg.proc_root, pid) {
             PidScan::Gone => {
-                self.procs.remove(&pid);
+                self.forget(pid);
                 false
             }
             PidScan::Entry(mut e) => {
@@ -246,19 +306,20 @@ impl Scanner {
                 if has_sockets {
                     e.details = Some(Arc::new(load_details(&self.cfg.proc_root, pid)));
                 }
-                self.procs.insert(pid, e);
+                self.insert_new(pid, e);
                 has_sockets
             }
         }
     }
 
     pub fn on_exit(&mut self, pid: i32) {
-        self.procs.remove(&pid);
+        self.forget(pid);
     }
 
-    /// Events were lost: the next refresh is a full one.
+    /// Events were lost: the next refresh rescans every process and table.
     pub fn invalidate(&mut self) {
         self.procs.clear();
+        self.tables.clear();
     }
 
     fn list_pids(&self) -> io::Result<Vec<i32>> {
@@ -276,14 +337,17 @@ impl Scanner {
         let root = self.cfg.proc_root.clone();
         let verify = self.verify_identity;
         let live: HashSet<i32> = pids.iter().copied().collect();
-        self.procs.retain(|pid, _| live.contains(pid));
+        let gone: Vec<i32> = self.procs.keys().copied().filter(|p| !live.contains(p)).collect();
+        for pid in gone {
+            self.forget(pid);
+        }
 
         // Decide, per pid, whether it needs a scan; known pids are checked cheaply.
+        #[derive(Clone, Copy, PartialEq, Eq)]
         enum Check {
             Keep,
             Fds,
             Full,
-            Gone,
         }
         let procs = &self.procs;
         let checks: Vec<Check> = par_map(&pids, self.threads, |&pid| {
@@ -294,7 +358,7 @@ impl Scanner {
             let dir = root.join(pid.to_string());
             if verify {
                 match std::fs::read_to_string(dir.join("stat")).ok().and_then(|s| procfs::parse_stat(&s)) {
-                    None => return Check::Gone,
+                    None => return Check::Full,
                     Some(s) if s.starttime != known.starttime || s.comm != known.comm => return Check::Full,
                     Some(_) => {}
                 }
@@ -303,66 +367,100 @@ impl Scanner {
                 return Check::Keep; // no rights: do not retry each tick
             }
             match std::fs::metadata(dir.join("fd")) {
-                Err(_) => Check::Gone,
+                Err(_) => Check::Full,
                 Ok(m) if Some(m.len()) != known.fd_count => Check::Fds,
                 Ok(_) => Check::Keep,
             }
         });
-        let todo: Vec<(i32, bool)> = pids
-            .iter()
-            .zip(&checks)
-            .filter_map(|(&pid, c)| match c {
-                Check::Keep => None,
-                Check::Fds => Some((pid, false)),
-                Check::Full => Some((pid, true)),
-                Check::Gone => Some((pid, true)),
-            })
-            .collect();
+        let todo: Vec<(i32, Check)> =
+            pids.iter().zip(&checks).filter(|(_, c)| **c != Check::Keep).map(|(&p, &c)| (p, c)).collect();
         let results = par_map(&todo, self.threads, |&(pid, _)| scan_pid(&root, pid));
         let rescanned = todo.len();
-        for ((pid, full_rescan), res) in todo.into_iter().zip(results) {
+        for ((pid, check), res) in todo.into_iter().zip(results) {
             match res {
-                PidScan::Gone => {
-                    self.procs.remove(&pid);
-                }
+                PidScan::Gone => self.forget(pid),
                 PidScan::Entry(mut e) => {
-                    if !full_rescan {
-                        if let Some(old) = self.procs.get(&pid) {
-                            if old.starttime == e.starttime {
-                                e.details = old.details.clone();
+                    let same = self
+                        .procs
+                        .get(&pid)
+                        .filter(|old| check == Check::Fds && old.starttime == e.starttime);
+                    match same {
+                        Some(old) => {
+                            e.details = old.details.clone();
+                            e.generation = old.generation;
+                            if let Some(ns) = e.netns.or(old.netns) {
+                                self.dirty_ns.insert(ns);
                             }
+                            self.procs.insert(pid, e);
+                        }
+                        None => {
+                            if let Some(ns) = self.procs.get(&pid).and_then(|o| o.netns) {
+                                self.dirty_ns.insert(ns);
+                            }
+                            self.insert_new(pid, e);
                         }
                     }
-                    self.procs.insert(pid, e);
                 }
             }
         }
         Ok(rescanned)
     }
 
-    /// Reads the socket tables of every namespace a known process lives in.
-    fn read_tables(&self) -> Vec<(u64, Vec<SocketEntry>)> {
+    /// Brings the socket tables of every namespace a known process lives in up to
+    /// date. A namespace's tables are re-read when a process in it changed (new, gone,
+    /// fd count, exec), when its sockstat counts moved, on every full refresh, and at
+    /// least every `FORCE_TABLES_EVERY` refreshes; otherwise the last read stands.
+    /// Returns the namespaces whose tables were read.
+    fn refresh_tables(&mut self, full: bool) -> HashSet<u64> {
         let mut by_ns: HashMap<u64, Vec<i32>> = HashMap::new();
         for (&pid, e) in &self.procs {
             if let Some(ns) = e.netns {
                 by_ns.entry(ns).or_default().push(pid);
             }
         }
-        let mut out = Vec::with_capacity(by_ns.len());
-        let mut buf = String::new();
-        let mut namespaces: Vec<_> = by_ns.into_iter().collect();
+        self.tables.retain(|ns, _| by_ns.contains_key(ns));
+        let force = full || self.since_forced + 1 >= FORCE_TABLES_EVERY;
+        self.since_forced = if force { 0 } else { self.since_forced + 1 };
+        let mut namespaces: Vec<(u64, Vec<i32>)> = by_ns.into_iter().collect();
         namespaces.sort_unstable_by_key(|(ns, _)| *ns);
-        for (ns, mut pids) in namespaces {
+        for (_, pids) in namespaces.iter_mut() {
             pids.sort_unstable();
-            // Any member pid shows the namespace's tables; try the next if one vanished.
-            for pid in pids {
-                if let Ok(t) = read_netns_tables(&self.cfg.proc_root, pid, &mut buf) {
-                    out.push((ns, t));
-                    break;
+        }
+        let root = self.cfg.proc_root.clone();
+        let tables = &self.tables;
+        let dirty = &self.dirty_ns;
+        // One job per namespace: check its sockstat, read its tables if needed.
+        let results = par_map_min(&namespaces, self.threads, 2, |(ns, pids)| {
+            let mut buf = String::with_capacity(1 << 16);
+            for &pid in pids {
+                let Some(sig) = read_sockstat(&root, pid) else { continue };
+                let unchanged =
+                    !force && !dirty.contains(ns) && tables.get(ns).is_some_and(|t| t.sockstat == sig);
+                if unchanged {
+                    return None;
+                }
+                if let Ok(t) = read_netns_tables(&root, pid, &mut buf) {
+                    return Some(NsTables { sockets: Arc::new(t), sockstat: sig });
                 }
             }
+            // No member pid readable (fixture trees without sockstat): tables alone.
+            let unchanged = !force && !dirty.contains(ns) && tables.contains_key(ns);
+            if unchanged {
+                return None;
+            }
+            pids.iter()
+                .find_map(|&pid| read_netns_tables(&root, pid, &mut buf).ok())
+                .map(|t| NsTables { sockets: Arc::new(t), sockstat: Vec::new() })
+        });
+        let mut read = HashSet::new();
+        for ((ns, _), res) in namespaces.into_iter().zip(results) {
+            if let Some(t) = res {
+                self.tables.insert(ns, t);
+                read.insert(ns);
+            }
         }
-        out
+        self.dirty_ns.clear();
+        read
     }
 
     fn owners(&self) -> HashMap<u64, Vec<(i32, Vec<u32>)>> {
@@ -382,134 +480,209 @@ impl Scanner {
         map
     }
 
-    /// One refresh: the whole current inventory, keyed for diffing.
-    fn collect(&mut self, full: bool) -> io::Result<HashMap<RecordKey, InventoryRecord>> {
-        let started = std::time::Instant::now();
-        let mut rescanned = self.refresh_procs(full)?;
-        let tables = self.read_tables();
-        let mut owners = self.owners();
-
-        // Inodes that no cached fd table explains: rescan that namespace's fd tables once.
-        if !full {
-            let mut stale_ns: HashSet<u64> = HashSet::new();
-            for (ns, t) in &tables {
-                if t.iter()
+    /// Inodes in freshly read tables that no cached fd table explains: rescan the fd
+    /// tables of those namespaces' processes once. Returns the pids rescanned.
+    fn chase_unexplained(
+        &mut self,
+        read: &HashSet<u64>,
+        owners: &mut HashMap<u64, Vec<(i32, Vec<u32>)>>,
+    ) -> usize {
+        let mut stale_ns: HashSet<u64> = HashSet::new();
+        for ns in read {
+            if let Some(t) = self.tables.get(ns) {
+                if t.sockets
+                    .iter()
                     .any(|s| !owners.contains_key(&s.line.inode) && !self.gave_up.contains(&s.line.inode))
                 {
                     stale_ns.insert(*ns);
                 }
             }
-            if !stale_ns.is_empty() {
-                let pids: Vec<i32> = self
-                    .procs
-                    .iter()
-                    .filter(|(_, e)| e.fds_ok && e.netns.is_some_and(|n| stale_ns.contains(&n)))
-                    .map(|(&p, _)| p)
-                    .collect();
-                let root = self.cfg.proc_root.clone();
-                let results = par_map(&pids, self.threads, |&pid| {
-                    let mut e = ProcEntry {
-                        starttime: 0,
-                        comm: String::new(),
-                        ppid: 0,
-                        tty_nr: 0,
-                        netns: None,
-                        fd_count: None,
-                        sockets: Vec::new(),
-                        fds_ok: false,
-                        details: None,
-                    };
-                    read_fds(&root.join(pid.to_string()), &mut e);
-                    (e.fds_ok, e.fd_count, e.sockets)
-                });
-                rescanned += pids.len();
-                for (pid, (ok, count, sockets)) in pids.into_iter().zip(results) {
-                    if let Some(e) = self.procs.get_mut(&pid) {
-                        if ok {
-                            e.fd_count = count;
-                            e.sockets = sockets;
-                        }
-                    }
+        }
+        if stale_ns.is_empty() {
+            return 0;
+        }
+        let pids: Vec<i32> = self
+            .procs
+            .iter()
+            .filter(|(_, e)| e.fds_ok && e.netns.is_some_and(|n| stale_ns.contains(&n)))
+            .map(|(&p, _)| p)
+            .collect();
+        let root = self.cfg.proc_root.clone();
+        let results = par_map(&pids, self.threads, |&pid| {
+            let mut e = ProcEntry {
+                starttime: 0,
+                comm: String::new(),
+                ppid: 0,
+                tty_nr: 0,
+                netns: None,
+                fd_count: None,
+                sockets: Vec::new(),
+                fds_ok: false,
+                details: None,
+                generation: 0,
+            };
+            read_fds(&root.join(pid.to_string()), &mut e);
+            (e.fds_ok, e.fd_count, e.sockets)
+        });
+        for (&pid, (ok, count, sockets)) in pids.iter().zip(results) {
+            if let Some(e) = self.procs.get_mut(&pid) {
+                if ok {
+                    e.fd_count = count;
+                    e.sockets = sockets;
                 }
-                owners = self.owners();
             }
         }
-        let present: HashSet<u64> = tables.iter().flat_map(|(_, t)| t.iter().map(|s| s.line.inode)).collect();
-        self.gave_up = present.iter().copied().filter(|i| !owners.contains_key(i)).collect();
+        *owners = self.owners();
+        pids.len()
+    }
+
+    /// One refresh. Returns the keys of the current inventory, each with the record
+    /// built for it when `build_all`, or when it is not in `self.previous`.
+    fn collect(
+        &mut self,
+        full: bool,
+        build_all: bool,
+    ) -> io::Result<Vec<(RecordKey, Option<Arc<InventoryRecord>>)>> {
+        let started = std::time::Instant::now();
+        let mut rescanned = self.refresh_procs(full)?;
+        let t_procs = started.elapsed();
+        let read = self.refresh_tables(full);
+        let t_tables = started.elapsed();
+        let mut owners = self.owners();
+        if !full {
+            rescanned += self.chase_unexplained(&read, &mut owners);
+        }
+        // Forget unexplained inodes that are gone; remember those still unexplained.
+        let mut gave_up = HashSet::new();
+        for t in self.tables.values() {
+            for s in t.sockets.iter() {
+                if !owners.contains_key(&s.line.inode) {
+                    gave_up.insert(s.line.inode);
+                }
+            }
+        }
+        self.gave_up = gave_up;
         self.unreadable = self.procs.iter().filter(|(_, e)| !e.fds_ok).map(|(&p, _)| p).collect();
 
-        let now = Timestamp::from_nanos(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as i64)
-                .unwrap_or(0),
-        );
-        let stamp = now.to_rfc3339();
-        let mut per_pid: HashMap<i32, Option<ProcCtx>> = HashMap::new();
-        let mut records = HashMap::new();
+        // The keys, and which of them need a record built.
+        let mut namespaces: Vec<(u64, Arc<Vec<SocketEntry>>)> =
+            self.tables.iter().map(|(ns, t)| (*ns, t.sockets.clone())).collect();
+        namespaces.sort_unstable_by_key(|(ns, _)| *ns);
+        let mut keys: Vec<(RecordKey, Option<ToBuild>)> = Vec::new();
         let mut nsockets = 0;
-        let host = self.host.clone();
-        for (ns, table) in &tables {
-            for s in table {
+        for (ns, table) in &namespaces {
+            for s in table.iter() {
                 nsockets += 1;
-                let base = |pid: Option<(i32, &Vec<u32>)>| InventoryRecord {
-                    timestamp: stamp.clone(),
-                    observed_ns: now.as_nanos(),
-                    event: EventInfo { action: Action::Snapshot },
-                    host: host.clone(),
-                    network: NetworkInfo {
-                        transport: s.transport,
-                        ip_version: if s.line.local.is_ipv4() { IpVersion::Ipv4 } else { IpVersion::Ipv6 },
-                        netns: *ns,
-                    },
-                    source: Endpoint { ip: s.line.local.ip(), port: s.line.local.port() },
-                    destination: Endpoint { ip: s.line.remote.ip(), port: s.line.remote.port() },
-                    socket: SocketInfo {
-                        inode: s.line.inode,
-                        state: procfs::tcp_state_name(s.line.state).to_string(),
-                        uid: s.line.uid,
-                        fds: pid.map(|(_, f)| f.clone()).unwrap_or_default(),
-                    },
-                    process: None,
-                    container: None,
-                    orchestrator: None,
-                };
-                let holders: Vec<(i32, Vec<u32>)> = owners.get(&s.line.inode).cloned().unwrap_or_default();
-                if holders.is_empty() {
-                    records.insert((*ns, s.transport, s.line.inode, 0), base(None));
+                let holders = owners.get(&s.line.inode);
+                if holders.is_none_or(|h| h.is_empty()) {
+                    let key = (*ns, s.transport, s.line.inode, 0, 0);
+                    let build = build_all || !self.previous.contains_key(&key);
+                    keys.push((key, build.then_some((*ns, *s, None))));
                     continue;
                 }
-                for (pid, fds) in &holders {
-                    let ctx = match per_pid.get(pid) {
-                        Some(c) => c.clone(),
-                        None => {
-                            let c = self.process_info(*pid);
-                            per_pid.insert(*pid, c.clone());
-                            c
-                        }
-                    };
-                    let mut rec = base(Some((*pid, fds)));
-                    if let Some((proc_info, container)) = ctx {
-                        rec.process = Some(proc_info);
-                        if let Some(c) = container {
-                            rec.container = Some(c.0.clone());
-                            rec.orchestrator = c.1.clone();
-                        }
-                    }
-                    records.insert((*ns, s.transport, s.line.inode, *pid), rec);
+                for (pid, fds) in holders.into_iter().flatten() {
+                    let generation = self.procs.get(pid).map_or(0, |e| e.generation);
+                    let key = (*ns, s.transport, s.line.inode, *pid, generation);
+                    let build = build_all || !self.previous.contains_key(&key);
+                    keys.push((key, build.then(|| (*ns, *s, Some((*pid, fds.clone()))))));
                 }
             }
         }
+
+        // Load the details of every process a new record needs (and their ancestors) in parallel.
+        let mut need: Vec<i32> = Vec::new();
+        let mut seen = HashSet::new();
+        for (_, b) in &keys {
+            let Some((_, _, Some((pid, _)))) = b else { continue };
+            let mut p = *pid;
+            while p > 0 && seen.insert(p) {
+                let Some(e) = self.procs.get(&p) else { break };
+                if e.details.is_none() {
+                    need.push(p);
+                }
+                p = e.ppid;
+            }
+        }
+        let root = self.cfg.proc_root.clone();
+        let loaded = par_map(&need, self.threads, |&pid| load_details(&root, pid));
+        for (pid, d) in need.into_iter().zip(loaded) {
+            if let Some(e) = self.procs.get_mut(&pid) {
+                e.details = Some(Arc::new(d));
+            }
+        }
+
+        let now = now();
+        let stamp = now.to_rfc3339();
+        let host = self.host.clone();
+        let mut per_pid: HashMap<i32, Option<ProcCtx>> = HashMap::new();
+        let mut out = Vec::with_capacity(keys.len());
+        let mut built = 0;
+        for (key, build) in keys {
+            let Some((ns, s, holder)) = build else {
+                out.push((key, None));
+                continue;
+            };
+            built += 1;
+            let mut rec = InventoryRecord {
+                timestamp: stamp.clone(),
+                observed_ns: now.as_nanos(),
+                event: EventInfo { action: Action::Snapshot },
+                host: host.clone(),
+                network: NetworkInfo {
+                    transport: s.transport,
+                    ip_version: if s.line.local.is_ipv4() { IpVersion::Ipv4 } else { IpVersion::Ipv6 },
+                    netns: ns,
+                },
+                source: Endpoint { ip: s.line.local.ip(), port: s.line.local.port() },
+                destination: Endpoint { ip: s.line.remote.ip(), port: s.line.remote.port() },
+                socket: SocketInfo {
+                    inode: s.line.inode,
+                    state: procfs::tcp_state_name(s.line.state).to_string(),
+                    uid: s.line.uid,
+                    fds: Vec::new(),
+                },
+                process: None,
+                container: None,
+                orchestrator: None,
+            };
+            if let Some((pid, fds)) = holder {
+                rec.socket.fds = fds;
+                let ctx = match per_pid.get(&pid) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = self.process_info(pid);
+                        per_pid.insert(pid, c.clone());
+                        c
+                    }
+                };
+                if let Some((proc_info, container)) = ctx {
+                    rec.process = Some(proc_info);
+                    if let Some(c) = container {
+                        rec.container = Some(c.0.clone());
+                        rec.orchestrator = c.1.clone();
+                    }
+                }
+            }
+            out.push((key, Some(Arc::new(rec))));
+        }
+        tracing::trace!(
+            procs_us = t_procs.as_micros() as u64,
+            tables_us = (t_tables - t_procs).as_micros() as u64,
+            rest_us = (started.elapsed() - t_tables).as_micros() as u64,
+            built,
+            "refresh phases"
+        );
         self.last_stats = ScanStats {
             full,
             pids: self.procs.len(),
             rescanned,
-            netns: tables.len(),
+            netns: self.tables.len(),
             sockets: nsockets,
-            records: records.len(),
+            tables_read: read.len(),
+            records: out.len(),
             elapsed_us: started.elapsed().as_micros(),
         };
-        Ok(records)
+        Ok(out)
     }
 
     fn details(&mut self, pid: i32) -> Option<Arc<Details>> {
@@ -569,7 +742,7 @@ impl Scanner {
                 .collect(),
         };
         let container = d.container.as_ref().and_then(|c| self.container_ctx(c));
-        Some((info, container))
+        Some((Arc::new(info), container))
     }
 
     fn container_ctx(&mut self, cref: &ContainerRef) -> Option<Arc<ContainerCtx>> {
@@ -592,62 +765,70 @@ impl Scanner {
             },
             service_account: meta.service_account.clone(),
         });
-        let ctx = Some(Arc::new((info, orch)));
+        let ctx = Some(Arc::new((Arc::new(info), orch.map(Arc::new))));
         self.containers.insert(cref.clone(), ctx.clone());
         ctx
     }
 
     /// A full inventory: every record with action `snapshot`. Also the baseline for
     /// the deltas that [`Scanner::deltas`] returns afterwards.
-    pub fn snapshot(&mut self) -> io::Result<Vec<InventoryRecord>> {
-        let current = self.collect(true)?;
+    pub fn snapshot(&mut self) -> io::Result<Vec<Arc<InventoryRecord>>> {
+        let current = self.collect(true, true)?;
         self.scanned_once = true;
-        let mut out: Vec<InventoryRecord> = current.values().cloned().collect();
+        self.previous = current.into_iter().filter_map(|(k, r)| r.map(|r| (k, r))).collect();
+        let mut out: Vec<Arc<InventoryRecord>> = self.previous.values().cloned().collect();
         sort_records(&mut out);
-        self.previous = current;
         Ok(out)
     }
 
     /// An incremental refresh: records that appeared (`opened`) or went away
-    /// (`closed`) since the previous refresh.
-    pub fn deltas(&mut self) -> io::Result<Vec<InventoryRecord>> {
+    /// (`closed`) since the previous refresh. Records are built only for new keys.
+    pub fn deltas(&mut self) -> io::Result<Vec<Arc<InventoryRecord>>> {
         if !self.scanned_once {
             return self.snapshot();
         }
-        let current = self.collect(false)?;
+        let current = self.collect(false, false)?;
+        let now = now();
+        let stamp = now.to_rfc3339();
         let mut out = Vec::new();
-        let (stamp, ns) =
-            current.values().next().map(|r| (r.timestamp.clone(), r.observed_ns)).unwrap_or_else(|| {
-                let now = Timestamp::from_nanos(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_nanos() as i64)
-                        .unwrap_or(0),
-                );
-                (now.to_rfc3339(), now.as_nanos())
-            });
-        for (k, rec) in &current {
-            if !self.previous.contains_key(k) {
-                let mut r = rec.clone();
-                r.event.action = Action::Opened;
-                out.push(r);
+        let mut next = HashMap::with_capacity(current.len());
+        for (k, rec) in current {
+            match rec {
+                Some(rec) => {
+                    let mut r = InventoryRecord::clone(&rec);
+                    r.event.action = Action::Opened;
+                    out.push(Arc::new(r));
+                    next.insert(k, rec);
+                }
+                None => {
+                    if let Some(prev) = self.previous.remove(&k) {
+                        next.insert(k, prev);
+                    }
+                }
             }
         }
-        for (k, rec) in &self.previous {
-            if !current.contains_key(k) {
-                let mut r = rec.clone();
-                r.event.action = Action::Closed;
-                r.timestamp = stamp.clone();
-                r.observed_ns = ns;
-                out.push(r);
-            }
+        for rec in self.previous.values() {
+            let mut r = InventoryRecord::clone(rec);
+            r.event.action = Action::Closed;
+            r.timestamp = stamp.clone();
+            r.observed_ns = now.as_nanos();
+            out.push(Arc::new(r));
         }
         sort_records(&mut out);
-        self.previous = current;
+        self.previous = next;
         Ok(out)
     }
 }
 
-fn sort_records(v: &mut [InventoryRecord]) {
+fn now() -> Timestamp {
+    Timestamp::from_nanos(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0),
+    )
+}
+
+fn sort_records(v: &mut [Arc<InventoryRecord>]) {
     v.sort_by_key(|r| (r.network.netns, r.socket.inode, r.process.as_ref().map(|p| p.pid).unwrap_or(0)));
 }

@@ -19,9 +19,11 @@ pub mod tree;
 use crate::error::{Error, Result};
 use crate::inventory::InventoryRecord;
 use inventory::{ScanConfig, Scanner};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The agent's validated configuration.
@@ -44,14 +46,44 @@ pub struct AgentConfig {
 /// How soon after an exec of a socket-holding process the next refresh runs.
 const EXEC_REFRESH_DELAY: Duration = Duration::from_millis(50);
 
-fn write_records(out: &mut dyn Write, records: &[InventoryRecord]) -> Result<()> {
-    let io = |e: std::io::Error| Error::runtime(format!("writing the inventory: {e}"));
-    for r in records {
-        serde_json::to_writer(&mut *out, r)
-            .map_err(|e| Error::runtime(format!("writing the inventory: {e}")))?;
-        out.write_all(b"\n").map_err(io)?;
+/// Writes records as JSON lines. A process holding many sockets is serialized once:
+/// its `process` object is cached (by identity of the shared `Arc`) and spliced into
+/// each of its lines.
+fn write_records(out: &mut dyn Write, records: &[Arc<InventoryRecord>]) -> Result<bool> {
+    match write_lines(out, records) {
+        Ok(()) => Ok(true),
+        // The reader went away (`agent --once | head`): stop quietly.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(Error::runtime(format!("writing the inventory: {e}"))),
     }
-    out.flush().map_err(io)
+}
+
+fn write_lines(out: &mut dyn Write, records: &[Arc<InventoryRecord>]) -> std::io::Result<()> {
+    let mut cache: HashMap<usize, Vec<u8>> = HashMap::new();
+    let mut line = Vec::with_capacity(4096);
+    for r in records {
+        line.clear();
+        match &r.process {
+            Some(p) => {
+                let mut bare = InventoryRecord::clone(r);
+                bare.process = None;
+                serde_json::to_writer(&mut line, &bare)?;
+                let key = Arc::as_ptr(p) as usize;
+                let json = match cache.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => e.insert(serde_json::to_vec(&**p)?),
+                };
+                line.pop(); // the closing brace
+                line.extend_from_slice(b",\"process\":");
+                line.extend_from_slice(json);
+                line.push(b'}');
+            }
+            None => serde_json::to_writer(&mut line, &**r)?,
+        }
+        line.push(b'\n');
+        out.write_all(&line)?;
+    }
+    out.flush()
 }
 
 fn summary(scanner: &Scanner, quiet: bool) {
@@ -76,6 +108,7 @@ fn log_stats(scanner: &Scanner) {
         rescanned = s.rescanned,
         netns = s.netns,
         sockets = s.sockets,
+        tables_read = s.tables_read,
         records = s.records,
         elapsed_us = s.elapsed_us as u64,
         "refresh done"
@@ -84,14 +117,15 @@ fn log_stats(scanner: &Scanner) {
 
 pub fn run(cfg: AgentConfig) -> Result<()> {
     let mut out: Box<dyn Write> = match &cfg.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
+        Some(path) => Box::new(std::io::BufWriter::with_capacity(
+            1 << 18,
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .map_err(|e| Error::io(path, e))?,
         )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        None => Box::new(std::io::BufWriter::with_capacity(1 << 18, std::io::stdout().lock())),
     };
     let scan_err = |e: std::io::Error| Error::runtime(format!("{}: {e}", cfg.scan.proc_root.display()));
     let mut scanner = Scanner::new(cfg.scan.clone());
@@ -119,7 +153,9 @@ pub fn run(cfg: AgentConfig) -> Result<()> {
     let deadline = cfg.duration.map(|d| Instant::now() + d);
     let records = scanner.snapshot().map_err(scan_err)?;
     log_stats(&scanner);
-    write_records(&mut out, &records)?;
+    if !write_records(&mut out, &records)? {
+        return Ok(());
+    }
     summary(&scanner, cfg.quiet);
     let mut next = Instant::now() + cfg.interval;
     loop {
@@ -130,7 +166,9 @@ pub fn run(cfg: AgentConfig) -> Result<()> {
         if now >= next {
             let records = scanner.deltas().map_err(scan_err)?;
             log_stats(&scanner);
-            write_records(&mut out, &records)?;
+            if !write_records(&mut out, &records)? {
+                return Ok(());
+            }
             next = Instant::now() + cfg.interval;
             continue;
         }

@@ -199,6 +199,28 @@ fn parse_hex_sockaddr(s: &str) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// The per-namespace socket counts of `/proc/<pid>/net/sockstat{,6}`: the `inuse`
+/// figure of each TCP/UDP line (the other fields are global or churn with TIME_WAIT).
+/// Equal signatures between two refreshes mean no socket was hashed or unhashed in that
+/// namespace, bar an open and a close that cancel out.
+pub fn sockstat_signature(s: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for line in s.lines() {
+        let Some((proto, rest)) = line.split_once(':') else { continue };
+        if !matches!(proto, "TCP" | "UDP" | "TCP6" | "UDP6" | "UDPLITE" | "UDPLITE6" | "RAW" | "RAW6") {
+            continue;
+        }
+        let mut it = rest.split_ascii_whitespace();
+        while let Some(k) = it.next() {
+            let v = it.next().and_then(|v| v.parse().ok());
+            if let (Some(v), "inuse") = (v, k) {
+                out.push((proto.to_string(), v));
+            }
+        }
+    }
+    out
+}
+
 /// Kernel TCP state names, as `ss` prints them (uppercase with underscores).
 pub fn tcp_state_name(state: u8) -> &'static str {
     match state {
@@ -328,6 +350,18 @@ mod tests {
         assert_eq!(tty_name((4 << 8) | 65).as_deref(), Some("ttyS1"));
         // pts/300: major 137, minor 44.
         assert_eq!(tty_name((137 << 8) | 44).as_deref(), Some("pts/300"));
+    }
+
+    #[test]
+    fn sockstat_keeps_inuse_only() {
+        let a = "sockets: used 1234\nTCP: inuse 10 orphan 0 tw 50 alloc 12 mem 3\nUDP: inuse 2 mem 1\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n";
+        let b = "sockets: used 1300\nTCP: inuse 10 orphan 1 tw 80 alloc 19 mem 9\nUDP: inuse 2 mem 4\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n";
+        assert_eq!(sockstat_signature(a), sockstat_signature(b));
+        assert_eq!(sockstat_signature(a)[0], ("TCP".to_string(), 10));
+        let c = a.replace("TCP: inuse 10", "TCP: inuse 11");
+        assert_ne!(sockstat_signature(a), sockstat_signature(&c));
+        let v6 = "TCP6: inuse 3\nUDP6: inuse 1\nUDPLITE6: inuse 0\nRAW6: inuse 0\nFRAG6: inuse 0 memory 0\n";
+        assert_eq!(sockstat_signature(v6).len(), 4);
     }
 
     #[test]
