@@ -104,3 +104,41 @@ fn proc_connector_catches_exec_between_refreshes() {
     assert!(p.ancestors.iter().any(|a| a.pid == std::process::id() as i32));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A process swaps one connection for another under the same fd number, so its fd
+/// count never changes: the incremental refresh must still attribute the new socket
+/// (the unexplained inode sends it back to that namespace's fd tables).
+#[test]
+fn socket_swapped_under_same_fd_is_attributed() {
+    let dir = std::env::temp_dir().join(format!("ssag-swap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("inv.jsonl");
+    let _ = std::fs::remove_file(&out);
+    let (l, port) = listener();
+    let code = format!(
+        "import socket,os,time\n\
+         a=socket.create_connection((\"127.0.0.1\",{port}))\n\
+         time.sleep(1.5)\n\
+         b=socket.create_connection((\"127.0.0.1\",{port}))\n\
+         os.dup2(b.fileno(),a.fileno()); b.close()\n\
+         time.sleep(30)\n"
+    );
+    let g = Group::spawn(Command::new("python3").args(["-c", &code]));
+    let _first = accept_within(&l, 10);
+    let agent = start_agent(&out, "250ms", "3.5", false);
+    let _second = accept_within(&l, 10);
+    let res = agent.wait_with_output().unwrap();
+    assert!(res.status.success(), "agent: {}", String::from_utf8_lossy(&res.stderr));
+    let recs = read_records(&out);
+    let mine = |r: &&InventoryRecord| r.destination.port == port && r.process.as_ref().is_some_and(|p| p.pid == g.pid());
+    let snap: Vec<_> = recs.iter().filter(|r| r.event.action == Action::Snapshot).filter(mine).collect();
+    let opened: Vec<_> = recs.iter().filter(|r| r.event.action == Action::Opened).filter(mine).collect();
+    let closed: Vec<_> = recs.iter().filter(|r| r.event.action == Action::Closed).filter(mine).collect();
+    assert_eq!(snap.len(), 1, "first connection in the snapshot");
+    assert_eq!(opened.len(), 1, "second connection opened: {recs:?}");
+    assert_eq!(closed.len(), 1, "first connection closed");
+    assert_eq!(closed[0].socket.inode, snap[0].socket.inode);
+    assert_ne!(opened[0].socket.inode, snap[0].socket.inode);
+    assert_eq!(opened[0].socket.fds, snap[0].socket.fds, "same fd number");
+    let _ = std::fs::remove_dir_all(&dir);
+}
