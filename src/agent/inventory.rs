@@ -15,6 +15,15 @@
 //!   inodes still unexplained after that are not chased again (no rights, or a socket
 //!   no process holds).
 //!
+//! Per network namespace, the socket tables (whose read is a walk of the kernel's
+//! whole TCP hash, the same cost through `sock_diag`) are re-read only when a process
+//! of that namespace gained or lost a socket inode, appeared or went away holding
+//! sockets, or exec'd; when the namespace's `sockstat` `inuse` counts moved (a connect,
+//! listen, bind or close); on every full refresh; and at least every
+//! `FORCE_TABLES_EVERY` refreshes, which bounds how long an open and a close that
+//! cancel out in both fd count and `inuse` can go unseen. Otherwise the last read
+//! stands, and the refresh costs one directory listing plus one `stat(2)` per pid.
+//!
 //! Details (argv, exe, cwd, uid, cgroup) are read only for processes that hold a socket
 //! or are ancestors of one, and cached per (pid, start time).
 
@@ -84,6 +93,8 @@ pub struct ScanStats {
 }
 
 type ContainerCtx = (Arc<ContainerInfo>, Option<Arc<OrchestratorInfo>>);
+/// The keys of one refresh, with records for the keys that need one.
+type Keyed = Vec<(RecordKey, Option<Arc<InventoryRecord>>)>;
 /// A record to build: namespace, socket, holder (pid, fds).
 type ToBuild = (u64, SocketEntry, Option<(i32, Vec<u32>)>);
 type ProcCtx = (Arc<ProcessInfo>, Option<Arc<ContainerCtx>>);
@@ -277,18 +288,23 @@ impl Scanner {
         &self.unreadable
     }
 
+    /// Caches a process seen for the first time (or again after exec / pid reuse). Its
+    /// namespace's tables are re-read only if it holds sockets: a process without any
+    /// cannot have changed them.
     fn insert_new(&mut self, pid: i32, mut e: ProcEntry) {
         e.generation = self.next_generation;
         self.next_generation += 1;
-        if let Some(ns) = e.netns {
+        if let (Some(ns), false) = (e.netns, e.sockets.is_empty()) {
             self.dirty_ns.insert(ns);
         }
         self.procs.insert(pid, e);
     }
 
     fn forget(&mut self, pid: i32) {
-        if let Some(ns) = self.procs.remove(&pid).and_then(|e| e.netns) {
-            self.dirty_ns.insert(ns);
+        if let Some(e) = self.procs.remove(&pid) {
+            if let (Some(ns), false) = (e.netns, e.sockets.is_empty()) {
+                self.dirty_ns.insert(ns);
+            }
         }
     }
 
@@ -388,15 +404,15 @@ impl Scanner {
                         Some(old) => {
                             e.details = old.details.clone();
                             e.generation = old.generation;
-                            if let Some(ns) = e.netns.or(old.netns) {
-                                self.dirty_ns.insert(ns);
+                            if old.sockets != e.sockets {
+                                if let Some(ns) = e.netns.or(old.netns) {
+                                    self.dirty_ns.insert(ns);
+                                }
                             }
                             self.procs.insert(pid, e);
                         }
                         None => {
-                            if let Some(ns) = self.procs.get(&pid).and_then(|o| o.netns) {
-                                self.dirty_ns.insert(ns);
-                            }
+                            self.forget(pid);
                             self.insert_new(pid, e);
                         }
                     }
@@ -537,17 +553,29 @@ impl Scanner {
     }
 
     /// One refresh. Returns the keys of the current inventory, each with the record
-    /// built for it when `build_all`, or when it is not in `self.previous`.
-    fn collect(
-        &mut self,
-        full: bool,
-        build_all: bool,
-    ) -> io::Result<Vec<(RecordKey, Option<Arc<InventoryRecord>>)>> {
+    /// built for it when `build_all`, or when it is not in `self.previous`; or None
+    /// when no table was re-read, which means no key can have changed (every change of
+    /// socket ownership marks its namespace for a re-read).
+    fn collect(&mut self, full: bool, build_all: bool) -> io::Result<Option<Keyed>> {
         let started = std::time::Instant::now();
         let mut rescanned = self.refresh_procs(full)?;
         let t_procs = started.elapsed();
         let read = self.refresh_tables(full);
         let t_tables = started.elapsed();
+        if read.is_empty() && !build_all && self.scanned_once {
+            self.unreadable = self.procs.iter().filter(|(_, e)| !e.fds_ok).map(|(&p, _)| p).collect();
+            self.last_stats = ScanStats {
+                full,
+                pids: self.procs.len(),
+                rescanned,
+                netns: self.tables.len(),
+                sockets: self.tables.values().map(|t| t.sockets.len()).sum(),
+                tables_read: 0,
+                records: self.previous.len(),
+                elapsed_us: started.elapsed().as_micros(),
+            };
+            return Ok(None);
+        }
         let mut owners = self.owners();
         if !full {
             rescanned += self.chase_unexplained(&read, &mut owners);
@@ -682,7 +710,7 @@ impl Scanner {
             records: out.len(),
             elapsed_us: started.elapsed().as_micros(),
         };
-        Ok(out)
+        Ok(Some(out))
     }
 
     fn details(&mut self, pid: i32) -> Option<Arc<Details>> {
@@ -773,7 +801,7 @@ impl Scanner {
     /// A full inventory: every record with action `snapshot`. Also the baseline for
     /// the deltas that [`Scanner::deltas`] returns afterwards.
     pub fn snapshot(&mut self) -> io::Result<Vec<Arc<InventoryRecord>>> {
-        let current = self.collect(true, true)?;
+        let current = self.collect(true, true)?.unwrap_or_default();
         self.scanned_once = true;
         self.previous = current.into_iter().filter_map(|(k, r)| r.map(|r| (k, r))).collect();
         let mut out: Vec<Arc<InventoryRecord>> = self.previous.values().cloned().collect();
@@ -787,7 +815,7 @@ impl Scanner {
         if !self.scanned_once {
             return self.snapshot();
         }
-        let current = self.collect(false, false)?;
+        let Some(current) = self.collect(false, false)? else { return Ok(Vec::new()) };
         let now = now();
         let stamp = now.to_rfc3339();
         let mut out = Vec::new();
