@@ -30,7 +30,7 @@
 use super::container::{self, ContainerRef};
 use super::procfs::{self, parse_socket_link};
 use super::sockets::{read_netns_tables, SocketEntry};
-use super::tree;
+use super::{sys, tree};
 use crate::inventory::*;
 use crate::time::Timestamp;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -137,10 +137,6 @@ pub struct Scanner {
     pub last_stats: ScanStats,
 }
 
-fn read_link_string(p: &Path) -> io::Result<String> {
-    std::fs::read_link(p).map(|t| t.to_string_lossy().into_owned())
-}
-
 fn first_line(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
@@ -152,10 +148,14 @@ enum PidScan {
 
 /// Reads one process's stat, netns and fd table. Vanished processes are `Gone`.
 fn scan_pid(proc_root: &Path, pid: i32) -> PidScan {
-    let dir = proc_root.join(pid.to_string());
-    let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else { return PidScan::Gone };
-    let Some(stat) = procfs::parse_stat(&stat) else { return PidScan::Gone };
-    let netns = read_link_string(&dir.join("ns/net")).ok().and_then(|s| procfs::parse_ns_link(&s));
+    let Ok(dir) = sys::Dir::open(&proc_root.join(pid.to_string())) else { return PidScan::Gone };
+    let mut buf = Vec::with_capacity(512);
+    if dir.read(c"stat", &mut buf).is_err() {
+        return PidScan::Gone;
+    }
+    let Some(stat) = procfs::parse_stat(&String::from_utf8_lossy(&buf)) else { return PidScan::Gone };
+    let netns =
+        dir.readlink(c"ns/net").ok().and_then(|b| procfs::parse_ns_link(&String::from_utf8_lossy(&b)));
     let mut entry = ProcEntry {
         starttime: stat.starttime,
         comm: stat.comm,
@@ -172,27 +172,27 @@ fn scan_pid(proc_root: &Path, pid: i32) -> PidScan {
     PidScan::Entry(entry)
 }
 
-fn read_fds(dir: &Path, entry: &mut ProcEntry) {
-    let fd_dir = dir.join("fd");
+/// Reads `fd/` below a process directory: the socket inodes and the fd count.
+fn read_fds(dir: &sys::Dir, entry: &mut ProcEntry) {
     entry.sockets.clear();
-    entry.fd_count = std::fs::metadata(&fd_dir).ok().map(|m| m.len());
-    let Ok(rd) = std::fs::read_dir(&fd_dir) else {
+    let Ok(fd_dir) = dir.open_dir(c"fd") else {
         entry.fds_ok = false;
+        entry.fd_count = None;
         return;
     };
-    entry.fds_ok = true;
-    let mut path = fd_dir.clone();
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(fd) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        path.push(&name);
-        if let Ok(target) = std::fs::read_link(&path) {
-            if let Some(inode) = target.to_str().and_then(parse_socket_link) {
-                entry.sockets.push((fd, inode));
+    entry.fd_count = fd_dir.size().ok();
+    let sockets = &mut entry.sockets;
+    let listed = fd_dir.for_each_entry(|name| {
+        let Some(fd) = std::str::from_utf8(name.to_bytes()).ok().and_then(|n| n.parse::<u32>().ok()) else {
+            return;
+        };
+        if let Ok(target) = fd_dir.readlink(name) {
+            if let Some(inode) = std::str::from_utf8(&target).ok().and_then(parse_socket_link) {
+                sockets.push((fd, inode));
             }
         }
-        path.pop();
-    }
+    });
+    entry.fds_ok = listed.is_ok();
     entry.sockets.sort_unstable();
 }
 
@@ -204,21 +204,28 @@ fn read_sockstat(proc_root: &Path, pid: i32) -> Option<Vec<(String, u64)>> {
 }
 
 fn load_details(proc_root: &Path, pid: i32) -> Details {
-    let dir = proc_root.join(pid.to_string());
-    let args = std::fs::read(dir.join("cmdline")).map(|b| procfs::parse_cmdline(&b)).unwrap_or_default();
-    let (exe, exe_deleted) = match read_link_string(&dir.join("exe")) {
-        Ok(s) => {
-            let (p, d) = procfs::parse_exe_link(&s);
-            (Some(p), d)
-        }
-        Err(_) => (None, false),
-    };
-    let cwd = read_link_string(&dir.join("cwd")).ok();
-    let uid = std::fs::read_to_string(dir.join("status")).ok().and_then(|s| procfs::parse_status(&s).uid);
-    let container = std::fs::read_to_string(dir.join("cgroup"))
-        .ok()
-        .and_then(|s| container::container_from_cgroup(&procfs::parse_cgroup(&s)));
-    Details { args, exe, exe_deleted, cwd, uid, container }
+    let mut d =
+        Details { args: Vec::new(), exe: None, exe_deleted: false, cwd: None, uid: None, container: None };
+    let Ok(dir) = sys::Dir::open(&proc_root.join(pid.to_string())) else { return d };
+    let link =
+        |name: &std::ffi::CStr| dir.readlink(name).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+    let mut buf = Vec::with_capacity(1024);
+    if dir.read(c"cmdline", &mut buf).is_ok() {
+        d.args = procfs::parse_cmdline(&buf);
+    }
+    if let Some(exe) = link(c"exe") {
+        let (p, deleted) = procfs::parse_exe_link(&exe);
+        d.exe = Some(p);
+        d.exe_deleted = deleted;
+    }
+    d.cwd = link(c"cwd");
+    if dir.read(c"status", &mut buf).is_ok() {
+        d.uid = procfs::parse_status(&String::from_utf8_lossy(&buf)).uid;
+    }
+    if dir.read(c"cgroup", &mut buf).is_ok() {
+        d.container = container::container_from_cgroup(&procfs::parse_cgroup(&String::from_utf8_lossy(&buf)));
+    }
+    d
 }
 
 /// Runs `f` over `items` on up to `threads` threads, keeping the order.
@@ -537,7 +544,9 @@ impl Scanner {
                 details: None,
                 generation: 0,
             };
-            read_fds(&root.join(pid.to_string()), &mut e);
+            if let Ok(dir) = sys::Dir::open(&root.join(pid.to_string())) {
+                read_fds(&dir, &mut e);
+            }
             (e.fds_ok, e.fd_count, e.sockets)
         });
         for (&pid, (ok, count, sockets)) in pids.iter().zip(results) {

@@ -7,13 +7,15 @@
 //! - `tree`: parent chains;
 //! - `container`: cgroup → container id and runtime; runtime state → pod metadata;
 //! - `inventory`: the scanner, full then incremental;
-//! - `cnproc`: the kernel proc connector (exec events), the only unsafe code.
+//! - `cnproc`: the kernel proc connector (exec events), and `sys`: fd-relative /proc
+//!   access (`openat`, `readlinkat`); the only unsafe code.
 
 pub mod cnproc;
 pub mod container;
 pub mod inventory;
 pub mod procfs;
 pub mod sockets;
+pub mod sys;
 pub mod tree;
 
 use crate::error::{Error, Result};
