@@ -57,6 +57,11 @@ med() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 SS_P=$(med "${SS_T[@]}")
 AG_ONCE=$(med "${AG_T[@]}")
 echo "runs (ms): ss -tanp ${SS_T[*]}; agent --once ${AG_T[*]}"
+# CPU time (user+sys, ms), less sensitive than wall time to other load on the machine.
+cpu_ms() { /usr/bin/time -f '%U %S' "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%d", ($1 + $2) * 1000}'; }
+SS_C=(); AG_C=()
+for _ in $(seq "$RUNS"); do SS_C+=("$(cpu_ms ss -tanp)"); AG_C+=("$(cpu_ms "$BIN" agent --once)"); done
+echo "cpu (user+sys, ms): ss -tanp median $(med "${SS_C[@]}"); agent --once median $(med "${AG_C[@]}")"
 SS_N=$(median_ms ss -tan)
 PROC_N=$(median_ms read_tables)
 echo "ss -tanp > /dev/null:                 ${SS_P} ms (median of $RUNS)"

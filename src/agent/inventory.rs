@@ -169,6 +169,11 @@ fn scan_pid(proc_root: &Path, pid: i32) -> PidScan {
         generation: 0,
     };
     read_fds(&dir, &mut entry);
+    // Socket holders need their details for the records: read them while the
+    // directory is open, in the same parallel pass.
+    if !entry.sockets.is_empty() {
+        entry.details = Some(Arc::new(load_details_in(&dir)));
+    }
     PidScan::Entry(entry)
 }
 
@@ -203,10 +208,20 @@ fn read_sockstat(proc_root: &Path, pid: i32) -> Option<Vec<(String, u64)>> {
     Some(procfs::sockstat_signature(&s))
 }
 
+fn no_details() -> Details {
+    Details { args: Vec::new(), exe: None, exe_deleted: false, cwd: None, uid: None, container: None }
+}
+
 fn load_details(proc_root: &Path, pid: i32) -> Details {
-    let mut d =
-        Details { args: Vec::new(), exe: None, exe_deleted: false, cwd: None, uid: None, container: None };
-    let Ok(dir) = sys::Dir::open(&proc_root.join(pid.to_string())) else { return d };
+    match sys::Dir::open(&proc_root.join(pid.to_string())) {
+        Ok(dir) => load_details_in(&dir),
+        Err(_) => no_details(),
+    }
+}
+
+/// argv, exe, cwd, uid and container of the process whose directory `dir` is.
+fn load_details_in(dir: &sys::Dir) -> Details {
+    let mut d = no_details();
     let link =
         |name: &std::ffi::CStr| dir.readlink(name).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
     let mut buf = Vec::with_capacity(1024);
@@ -324,11 +339,8 @@ impl Scanner {
                 self.forget(pid);
                 false
             }
-            PidScan::Entry(mut e) => {
+            PidScan::Entry(e) => {
                 let has_sockets = !e.sockets.is_empty();
-                if has_sockets {
-                    e.details = Some(Arc::new(load_details(&self.cfg.proc_root, pid)));
-                }
                 self.insert_new(pid, e);
                 has_sockets
             }
@@ -409,7 +421,9 @@ impl Scanner {
                         .filter(|old| check == Check::Fds && old.starttime == e.starttime);
                     match same {
                         Some(old) => {
-                            e.details = old.details.clone();
+                            if old.details.is_some() {
+                                e.details = old.details.clone();
+                            }
                             e.generation = old.generation;
                             if old.sockets != e.sockets {
                                 if let Some(ns) = e.netns.or(old.netns) {
