@@ -331,8 +331,9 @@ impl Scanner {
     }
 
     /// A pid exec'd (proc connector): forget what we know and rescan it now, so its new
-    /// argv is captured even if it exits before the next refresh. Returns whether it
-    /// holds sockets (the caller may then refresh early).
+    /// argv is captured even if it exits before the next refresh. Returns whether one
+    /// of its fds 0-2 is a socket, the reverse-shell shape (the caller may then refresh
+    /// early).
     pub fn on_exec(&mut self, pid: i32) -> bool {
         match scan_pid(&self.cfg.proc_root, pid) {
             PidScan::Gone => {
@@ -340,9 +341,9 @@ impl Scanner {
                 false
             }
             PidScan::Entry(e) => {
-                let has_sockets = !e.sockets.is_empty();
+                let std_socket = e.sockets.iter().any(|(fd, _)| *fd <= 2);
                 self.insert_new(pid, e);
-                has_sockets
+                std_socket
             }
         }
     }

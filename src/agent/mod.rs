@@ -45,8 +45,13 @@ pub struct AgentConfig {
     pub use_cn_proc: bool,
 }
 
-/// How soon after an exec of a socket-holding process the next refresh runs.
+/// How soon after the exec of a process whose fds 0-2 include a socket the next
+/// refresh runs (execs within that window share it).
 const EXEC_REFRESH_DELAY: Duration = Duration::from_millis(50);
+/// At most this many such early refreshes between two periodic ones, so a host that
+/// execs socket-wired processes all the time (inetd-style services) costs at most
+/// three refreshes per interval.
+const EARLY_REFRESHES_PER_INTERVAL: u32 = 2;
 
 /// Writes records as JSON lines. A process holding many sockets is serialized once:
 /// its `process` object is cached (by identity of the shared `Arc`) and spliced into
@@ -159,7 +164,9 @@ pub fn run(cfg: AgentConfig) -> Result<()> {
         return Ok(());
     }
     summary(&scanner, cfg.quiet);
-    let mut next = Instant::now() + cfg.interval;
+    let mut periodic = Instant::now() + cfg.interval;
+    let mut next = periodic;
+    let mut early_left = EARLY_REFRESHES_PER_INTERVAL;
     loop {
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
@@ -171,7 +178,11 @@ pub fn run(cfg: AgentConfig) -> Result<()> {
             if !write_records(&mut out, &records)? {
                 return Ok(());
             }
-            next = Instant::now() + cfg.interval;
+            if now >= periodic {
+                periodic = Instant::now() + cfg.interval;
+                early_left = EARLY_REFRESHES_PER_INTERVAL;
+            }
+            next = periodic;
             continue;
         }
         let wake = deadline.map_or(next, |d| d.min(next));
@@ -182,8 +193,10 @@ pub fn run(cfg: AgentConfig) -> Result<()> {
         };
         match rx.recv_timeout(wait) {
             Ok(cnproc::ProcEvent::Exec { pid }) => {
-                if scanner.on_exec(pid) {
-                    next = next.min(Instant::now() + EXEC_REFRESH_DELAY);
+                let soon = Instant::now() + EXEC_REFRESH_DELAY;
+                if scanner.on_exec(pid) && early_left > 0 && soon < next {
+                    next = soon;
+                    early_left -= 1;
                 }
             }
             Ok(cnproc::ProcEvent::Exit { pid }) => scanner.on_exit(pid),
