@@ -67,6 +67,7 @@ PROC_N=$(median_ms read_tables)
 echo "ss -tanp > /dev/null:                 ${SS_P} ms (median of $RUNS)"
 echo "shellsight agent --once > /dev/null:  ${AG_ONCE} ms (median of $RUNS)"
 echo "sock_diag dump (ss -tan):             ${SS_N} ms; /proc/net/{tcp,tcp6,udp,udp6} read: ${PROC_N} ms"
+echo "kernel side only (TCP v4+v6, benches/sockdiag_dump.py): $(python3 benches/sockdiag_dump.py "$RUNS" | tr '\n' ';')"
 
 # Peak memory of a full scan.
 /usr/bin/time -v "$BIN" agent --once > /dev/null 2> "$WORK/time.txt"
