@@ -10,10 +10,12 @@
 //! unsafe FFI for the dump), and it cannot be pointed at a fixture tree (`--proc-root`).
 //!
 //! Measured on this project's dev VM with 10,000 loopback TCP sockets (see
-//! `benches/agent_scan.sh` and `benches/sockdiag_dump.py`, which print both): a raw `NETLINK_SOCK_DIAG` dump of
-//! AF_INET/TCP took 12.8 ms against 11.8 ms for reading `/proc/net/tcp` (same walk of
-//! the kernel's TCP hash, which dominates either way; `ss -tan` as a whole, with its
-//! own formatting, 26-43 ms against 16-28 ms for the four /proc tables). Each further
+//! `benches/agent_scan.sh` and `benches/sockdiag_dump.py`, which print both): a raw
+//! `NETLINK_SOCK_DIAG` dump of TCP v4+v6 took 7.7-22.5 ms against 10.8-31.8 ms for
+//! reading `/proc/net/tcp{,6}` across runs (equal, 12.8 vs 11.8 ms, on a quiet
+//! machine): the same walk of the kernel's TCP hash dominates either way, sock_diag
+//! saving at most the text formatting. `ss -tan` as a whole, with its own output,
+//! took 26-53 ms against 16-35 ms for the four /proc tables. Each further
 //! namespace costs one more walk of the shared hash (~2 ms here) on both routes. The
 //! fd walk that maps inodes to pids costs several times more than either. So the
 //! table read does not decide the agent's cost, and the simpler, namespace-agnostic
