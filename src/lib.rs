@@ -4,6 +4,7 @@
 //! `capture` → `decode` → `flow` → `evidence` → `context` → `verdict` → `join` → `output`,
 //! driven by the one `pipeline` that both `replay` and `sensor` use.
 
+pub mod agent;
 pub mod capture;
 pub mod cli;
 pub mod commands;

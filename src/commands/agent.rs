@@ -1,6 +1,81 @@
+//! `shellsight agent`: resolves its arguments into an [`AgentConfig`] and runs it.
+
+use crate::agent::inventory::ScanConfig;
+use crate::agent::AgentConfig;
 use crate::cli::AgentArgs;
 use crate::error::{Error, Result};
+use std::time::Duration;
 
-pub fn run(_args: AgentArgs) -> Result<()> {
-    Err(Error::runtime("`agent` is not built yet"))
+/// Parses `1s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
+pub fn parse_interval(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&s[..i], s[i..].trim()),
+        None => (s, "s"),
+    };
+    let value: f64 =
+        num.parse().map_err(|_| Error::usage(format!("--interval {s:?}: expected e.g. 1s or 500ms")))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(Error::usage(format!("--interval {s:?}: unit must be ms, s or m"))),
+    };
+    if !(secs.is_finite() && secs >= 0.01) {
+        return Err(Error::usage(format!("--interval {s:?}: must be at least 10ms")));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub fn resolve(args: AgentArgs, quiet: bool) -> Result<AgentConfig> {
+    if args.connect.is_some() || args.token_file.is_some() {
+        return Err(Error::usage(
+            "--connect/--token-file: streaming to a sensor is not yet supported; use --output",
+        ));
+    }
+    let interval = parse_interval(&args.interval)?;
+    let duration = match args.duration {
+        Some(d) if !(d.is_finite() && d >= 0.0) => {
+            return Err(Error::usage("--duration must be a number of seconds ≥ 0"))
+        }
+        Some(d) => Some(Duration::from_secs_f64(d)),
+        None => None,
+    };
+    if !args.proc_root.is_dir() {
+        return Err(Error::input(format!("--proc-root {}: not a directory", args.proc_root.display())));
+    }
+    let live_proc =
+        args.proc_root.canonicalize().map(|p| p == std::path::Path::new("/proc")).unwrap_or(false);
+    let use_cn_proc = live_proc && std::env::var_os("SHELLSIGHT_NO_CN_PROC").is_none();
+    Ok(AgentConfig {
+        scan: ScanConfig { proc_root: args.proc_root, host_root: args.host_root },
+        once: args.once,
+        interval,
+        output: args.output,
+        duration,
+        quiet,
+        use_cn_proc,
+    })
+}
+
+pub fn run(args: AgentArgs, quiet: bool) -> Result<()> {
+    crate::agent::run(resolve(args, quiet)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("1s").unwrap(), Duration::from_secs(1));
+        assert_eq!(parse_interval("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_interval("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_interval("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_interval("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("1h").is_err());
+        assert!(parse_interval("fast").is_err());
+        assert!(parse_interval("").is_err());
+    }
 }

@@ -18,7 +18,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Replay(args) => replay::run(args, quiet),
         Command::Sensor(args) => sensor::run(args, quiet),
-        Command::Agent(args) => agent::run(args),
+        Command::Agent(args) => agent::run(args, quiet),
         Command::Geoip(args) => geoip::run(args),
         Command::Config(args) => config::run(args),
     }
