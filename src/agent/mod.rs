@@ -20,6 +20,7 @@ pub mod tree;
 
 use crate::error::{Error, Result};
 use crate::inventory::InventoryRecord;
+use crate::join::conntrack::NatEntry;
 use inventory::{ScanConfig, Scanner};
 use std::collections::HashMap;
 use std::io::Write;
@@ -43,6 +44,8 @@ pub struct AgentConfig {
     pub quiet: bool,
     /// Subscribe to the kernel proc connector (only meaningful on the live /proc).
     pub use_cn_proc: bool,
+    /// Stream to a sensor at this address with this token instead of writing lines.
+    pub connect: Option<(String, String)>,
 }
 
 /// How soon after the exec of a process whose fds 0-2 include a socket the next
@@ -122,25 +125,149 @@ fn log_stats(scanner: &Scanner) {
     );
 }
 
+/// Where an agent's inventory goes: a JSON-lines file or stdout, a sensor over TCP, or
+/// (inside the sensor) the joiner's cache.
+pub trait InventorySink {
+    /// Takes a full snapshot or the deltas of one refresh; `false` stops the agent.
+    fn records(&mut self, records: &[Arc<InventoryRecord>], snapshot: bool) -> Result<bool>;
+    /// Conntrack entries of connections this host translates (NAT).
+    fn nat(&mut self, _observed_ns: i64, _entries: Vec<NatEntry>) -> Result<()> {
+        Ok(())
+    }
+    /// The next refresh must be a full snapshot (the sink lost its state, say after a
+    /// reconnect).
+    fn wants_snapshot(&self) -> bool {
+        false
+    }
+}
+
+/// JSON lines to a file or stdout.
+pub struct WriterSink {
+    out: Box<dyn Write + Send>,
+}
+
+impl WriterSink {
+    pub fn open(output: Option<&std::path::Path>) -> Result<Self> {
+        let out: Box<dyn Write + Send> = match output {
+            Some(path) => Box::new(std::io::BufWriter::with_capacity(
+                1 << 18,
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| Error::io(path, e))?,
+            )),
+            None => Box::new(std::io::BufWriter::with_capacity(1 << 18, std::io::stdout())),
+        };
+        Ok(WriterSink { out })
+    }
+}
+
+impl InventorySink for WriterSink {
+    fn records(&mut self, records: &[Arc<InventoryRecord>], _snapshot: bool) -> Result<bool> {
+        write_records(&mut self.out, records)
+    }
+
+    fn nat(&mut self, observed_ns: i64, entries: Vec<NatEntry>) -> Result<()> {
+        for nat in entries {
+            let line = crate::join::NatLine { observed_ns, nat };
+            serde_json::to_writer(&mut self.out, &line)
+                .map_err(std::io::Error::other)
+                .and_then(|_| self.out.write_all(b"\n"))
+                .map_err(|e| Error::runtime(format!("writing the inventory: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// Streams to a sensor (`--connect`).
+pub struct LinkSink(pub crate::transport::client::SensorLink);
+
+impl InventorySink for LinkSink {
+    fn records(&mut self, records: &[Arc<InventoryRecord>], snapshot: bool) -> Result<bool> {
+        if snapshot {
+            self.0.send_snapshot(records.to_vec());
+        } else {
+            self.0.send_delta(records.to_vec());
+        }
+        Ok(true)
+    }
+
+    fn nat(&mut self, observed_ns: i64, entries: Vec<NatEntry>) -> Result<()> {
+        self.0.send_nat(observed_ns, entries);
+        Ok(())
+    }
+
+    fn wants_snapshot(&self) -> bool {
+        self.0.wants_snapshot()
+    }
+}
+
+/// Feeds the joiner's cache directly (`sensor --local-agent`).
+pub struct CacheSink(pub Arc<std::sync::Mutex<crate::join::InventoryCache>>);
+
+impl InventorySink for CacheSink {
+    fn records(&mut self, records: &[Arc<InventoryRecord>], snapshot: bool) -> Result<bool> {
+        let Ok(mut cache) = self.0.lock() else { return Ok(false) };
+        let started = records.first().map(|r| crate::time::Timestamp::from_nanos(r.observed_ns));
+        for r in records {
+            cache.ingest(r.clone());
+        }
+        if let (true, Some(started), Some(r)) = (snapshot, started, records.first()) {
+            cache.end_snapshot(&r.host.boot_id, started);
+        }
+        cache.expire();
+        Ok(true)
+    }
+
+    fn nat(&mut self, _observed_ns: i64, entries: Vec<NatEntry>) -> Result<()> {
+        if let Ok(mut cache) = self.0.lock() {
+            for e in &entries {
+                cache.ingest_nat(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Connections this host translates, from `<proc>/net/nf_conntrack` when the kernel
+/// tracks connections; empty otherwise.
+fn read_nat(proc_root: &std::path::Path) -> Vec<NatEntry> {
+    let Ok(text) = std::fs::read_to_string(proc_root.join("net/nf_conntrack")) else { return Vec::new() };
+    text.lines().filter_map(crate::join::conntrack::parse_line).filter(|e| e.is_translated()).collect()
+}
+
 pub fn run(cfg: AgentConfig) -> Result<()> {
-    let mut out: Box<dyn Write> = match &cfg.output {
-        Some(path) => Box::new(std::io::BufWriter::with_capacity(
-            1 << 18,
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| Error::io(path, e))?,
-        )),
-        None => Box::new(std::io::BufWriter::with_capacity(1 << 18, std::io::stdout().lock())),
+    let mut sink: Box<dyn InventorySink> = match &cfg.connect {
+        Some((addr, token)) => {
+            let probe = Scanner::new(cfg.scan.clone());
+            let id = crate::transport::client::Identity {
+                token: token.clone(),
+                host: probe.host().name.clone(),
+                boot_id: probe.host().boot_id.clone(),
+            };
+            Box::new(LinkSink(crate::transport::client::SensorLink::start(addr.clone(), id)?))
+        }
+        None => Box::new(WriterSink::open(cfg.output.as_deref())?),
     };
+    run_with(&cfg, sink.as_mut(), None)
+}
+
+/// The scan loop: a full snapshot, then deltas every interval (and soon after an exec of
+/// a process wired to a socket), until the duration ends or `stop` is set.
+pub fn run_with(
+    cfg: &AgentConfig,
+    sink: &mut dyn InventorySink,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<()> {
     let scan_err = |e: std::io::Error| Error::runtime(format!("{}: {e}", cfg.scan.proc_root.display()));
     let mut scanner = Scanner::new(cfg.scan.clone());
+    let stopped = || stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
 
     if cfg.once {
         let records = scanner.snapshot().map_err(scan_err)?;
         log_stats(&scanner);
-        write_records(&mut out, &records)?;
+        sink.records(&records, true)?;
         summary(&scanner, cfg.quiet);
         return Ok(());
     }
@@ -160,25 +287,28 @@ pub fn run(cfg: AgentConfig) -> Result<()> {
     let deadline = cfg.duration.map(|d| Instant::now() + d);
     let records = scanner.snapshot().map_err(scan_err)?;
     log_stats(&scanner);
-    if !write_records(&mut out, &records)? {
+    if !sink.records(&records, true)? {
         return Ok(());
     }
+    sink.nat(crate::time::Timestamp::wall_clock().as_nanos(), read_nat(&cfg.scan.proc_root))?;
     summary(&scanner, cfg.quiet);
     let mut periodic = Instant::now() + cfg.interval;
     let mut next = periodic;
     let mut early_left = EARLY_REFRESHES_PER_INTERVAL;
     loop {
         let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
+        if deadline.is_some_and(|d| now >= d) || stopped() {
             break;
         }
         if now >= next {
-            let records = scanner.deltas().map_err(scan_err)?;
+            let snapshot = sink.wants_snapshot();
+            let records = if snapshot { scanner.snapshot() } else { scanner.deltas() }.map_err(scan_err)?;
             log_stats(&scanner);
-            if !write_records(&mut out, &records)? {
+            if !sink.records(&records, snapshot)? {
                 return Ok(());
             }
             if now >= periodic {
+                sink.nat(crate::time::Timestamp::wall_clock().as_nanos(), read_nat(&cfg.scan.proc_root))?;
                 periodic = Instant::now() + cfg.interval;
                 early_left = EARLY_REFRESHES_PER_INTERVAL;
             }
@@ -186,7 +316,8 @@ pub fn run(cfg: AgentConfig) -> Result<()> {
             continue;
         }
         let wake = deadline.map_or(next, |d| d.min(next));
-        let wait = wake.saturating_duration_since(now);
+        // Wake at least every quarter second so a stop request is seen promptly.
+        let wait = wake.saturating_duration_since(now).min(Duration::from_millis(250));
         let Some(rx) = &events else {
             std::thread::sleep(wait);
             continue;

@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 /// Frames per batch, and batches the queue holds.
 const BATCH_FRAMES: usize = 256;
 const QUEUE_BATCHES: usize = 256;
-/// How long libpcap waits before returning a partial batch.
+/// The kernel buffer's block timeout.
 const READ_TIMEOUT_MS: i32 = 100;
+/// How long the capture thread rests when nothing is waiting.
+const IDLE_SLEEP: Duration = Duration::from_millis(5);
 /// How often kernel statistics are read.
 const STATS_EVERY: Duration = Duration::from_secs(5);
 
@@ -102,6 +104,9 @@ impl LiveCapture {
                     .precision(pcap::Precision::Nano)
                     .open()
             })
+            // Non-blocking: with TPACKET_V3 a blocking read's timeout only runs once a
+            // packet is in the buffer, so a quiet interface would never let us stop.
+            .and_then(|c| c.setnonblock())
             .map_err(|e| Error::runtime(format!("cannot capture on {}: {e}", opts.interface)))?;
         if let Some(bpf) = &opts.bpf {
             cap.filter(bpf, true).map_err(|e| Error::usage(format!("--bpf {bpf:?}: {e}")))?;
@@ -193,8 +198,13 @@ fn capture_loop(
                 }
             }
             Err(pcap::Error::TimeoutExpired) => {
-                if !batch.is_empty() && !send(std::mem::replace(&mut batch, fresh(&recycle)), &counters) {
-                    return Ok(());
+                // Nothing waiting: hand over what we have, then rest briefly.
+                if !batch.is_empty() {
+                    if !send(std::mem::replace(&mut batch, fresh(&recycle)), &counters) {
+                        return Ok(());
+                    }
+                } else {
+                    std::thread::sleep(IDLE_SLEEP);
                 }
             }
             Err(pcap::Error::NoMorePackets) => break,

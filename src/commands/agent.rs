@@ -28,11 +28,21 @@ pub fn parse_interval(s: &str) -> Result<Duration> {
 }
 
 pub fn resolve(args: AgentArgs, quiet: bool) -> Result<AgentConfig> {
-    if args.connect.is_some() || args.token_file.is_some() {
-        return Err(Error::usage(
-            "--connect/--token-file: streaming to a sensor is not yet supported; use --output",
-        ));
-    }
+    let connect = match (&args.connect, &args.token_file) {
+        (Some(addr), Some(path)) => {
+            if args.output.is_some() || args.once {
+                return Err(Error::usage(
+                    "--connect streams to a sensor; it does not go with --output or --once",
+                ));
+            }
+            Some((addr.clone(), crate::transport::read_token(path)?))
+        }
+        (Some(_), None) => {
+            return Err(Error::usage("--connect needs --token-file: the sensor authenticates agents"))
+        }
+        (None, Some(_)) => return Err(Error::usage("--token-file goes with --connect")),
+        (None, None) => None,
+    };
     let interval = parse_interval(&args.interval)?;
     let duration = match args.duration {
         Some(d) if !(d.is_finite() && d >= 0.0) => {
@@ -55,6 +65,7 @@ pub fn resolve(args: AgentArgs, quiet: bool) -> Result<AgentConfig> {
         duration,
         quiet,
         use_cn_proc,
+        connect,
     })
 }
 

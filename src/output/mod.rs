@@ -22,13 +22,16 @@ pub struct AlertSink {
     out: Box<dyn Write + Send>,
     format: Format,
     wrote_header: bool,
-    /// Flush after every alert (live sensor) rather than at the end.
+    /// Flush after every alert (live sensor, or a terminal) rather than at the end.
     line_buffered: bool,
+    /// A live sensor: stamp `event.created`.
+    live: bool,
 }
 
 impl AlertSink {
     /// Stdout or a file; the format defaults to JSON lines unless stdout is a terminal.
-    pub fn open(path: Option<&Path>, format: Option<Format>, line_buffered: bool) -> Result<Self> {
+    pub fn open(path: Option<&Path>, format: Option<Format>, live: bool) -> Result<Self> {
+        let line_buffered = live;
         let (out, tty): (Box<dyn Write + Send>, bool) = match path {
             Some(p) => {
                 let f = File::create(p).map_err(|e| Error::runtime(format!("{}: {e}", p.display())))?;
@@ -37,12 +40,18 @@ impl AlertSink {
             None => (Box::new(BufWriter::new(io::stdout())), io::stdout().is_terminal()),
         };
         let format = format.unwrap_or(if tty { Format::Table } else { Format::Json });
-        Ok(AlertSink { out, format, wrote_header: false, line_buffered: line_buffered || tty })
+        Ok(AlertSink {
+            out,
+            format,
+            wrote_header: false,
+            line_buffered: line_buffered || tty,
+            live: line_buffered,
+        })
     }
 
     pub fn write(&mut self, a: &Alert) -> Result<()> {
         let r = match self.format {
-            Format::Json => serde_json::to_writer(&mut self.out, &ecs::alert(a))
+            Format::Json => serde_json::to_writer(&mut self.out, &record(a, self.live))
                 .map_err(io::Error::other)
                 .and_then(|_| self.out.write_all(b"\n")),
             Format::Table => {
@@ -78,6 +87,16 @@ impl AlertSink {
             }
         }
     }
+}
+
+/// The ECS record; a live sensor also stamps `event.created`, when it wrote the alert
+/// (replay leaves it out so that its output stays deterministic).
+fn record(a: &Alert, live: bool) -> serde_json::Value {
+    let mut r = ecs::alert(a);
+    if live {
+        r["event"]["created"] = serde_json::Value::String(crate::time::Timestamp::wall_clock().to_rfc3339());
+    }
+    r
 }
 
 /// Writes flow records as ECS JSON lines.
