@@ -370,3 +370,80 @@ pub fn decide(net: &NetworkFindings, ctx: &ContextFacts, proc_: Option<&ProcessF
     };
     Verdict { score, tier, reasons }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(points: i32, service_port: Option<&'static str>) -> NetworkFindings {
+        NetworkFindings {
+            points,
+            reasons: vec!["reverse-interactive".into()],
+            shell_side: Dir::Orig,
+            interactivity: None,
+            service_port,
+        }
+    }
+
+    #[test]
+    fn tier_boundaries() {
+        let ctx = ContextFacts::default();
+        let tier = |p| decide(&net(p, None), &ctx, None).tier;
+        assert_eq!(tier(LOW_SCORE - 1), None);
+        assert_eq!(tier(LOW_SCORE), Some(Tier::Low));
+        assert_eq!(tier(MEDIUM_SCORE), Some(Tier::Medium));
+        assert_eq!(tier(HIGH_SCORE), Some(Tier::High));
+        assert_eq!(Tier::High.severity(), 73);
+    }
+
+    #[test]
+    fn remote_network_class_moves_the_score() {
+        let n = net(40, None);
+        let base = decide(&n, &ContextFacts::default(), None).score;
+        let res = decide(&n, &ContextFacts { remote_class: Some(AsnClass::Residential), ..Default::default() }, None);
+        let cloud = decide(
+            &n,
+            &ContextFacts { remote_class: Some(AsnClass::Hosting), remote_on_service_port: true, ..Default::default() },
+            None,
+        );
+        assert!(res.score > base && cloud.score < base);
+        assert!(res.tier > cloud.tier);
+        assert!(res.reasons.contains(&"residential-asn".to_string()));
+    }
+
+    #[test]
+    fn an_ordinary_session_on_its_service_port_stays_below_medium() {
+        let ctx = ContextFacts { remote_class: Some(AsnClass::Residential), off_hours: true, ..Default::default() };
+        let v = decide(&net(80, Some("telnet")), &ctx, None);
+        assert!(v.tier <= Some(Tier::Low), "{v:?}");
+    }
+
+    #[test]
+    fn a_shell_under_an_exposed_service_is_high_whatever_the_network_says() {
+        let p = ProcessFacts {
+            shell_or_interpreter: Some("bash".into()),
+            exposed_ancestor: Some("php-fpm8.2".into()),
+            ..Default::default()
+        };
+        let v = decide(&net(5, None), &ContextFacts::default(), Some(&p));
+        assert_eq!(v.tier, Some(Tier::High));
+        assert!(v.reasons.contains(&"exposed-service-parent:php-fpm8.2".to_string()));
+    }
+
+    #[test]
+    fn a_shell_on_a_server_is_at_least_medium_and_automation_lowers() {
+        let ctx = ContextFacts { shell_host_role: Some(Role::Server), ..Default::default() };
+        let p = ProcessFacts { shell_or_interpreter: Some("sh".into()), ..Default::default() };
+        assert_eq!(decide(&net(10, None), &ctx, Some(&p)).tier, Some(Tier::Medium));
+        let backup = ProcessFacts { trusted_automation: Some("restic".into()), ..Default::default() };
+        let v = decide(&net(50, None), &ContextFacts::default(), Some(&backup));
+        assert!(v.tier < Some(Tier::Medium), "{v:?}");
+    }
+
+    #[test]
+    fn admin_ranges_lower_the_score() {
+        let v = decide(&net(60, None), &ContextFacts { remote_is_admin: true, ..Default::default() }, None);
+        assert_eq!(v.tier, Some(Tier::Low));
+        assert!(v.reasons.contains(&"admin-range".to_string()));
+    }
+}

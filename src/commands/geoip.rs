@@ -73,17 +73,18 @@ fn newest_mtime(files: &[PathBuf]) -> Result<u64> {
     Ok(newest)
 }
 
-/// Site overrides from `--config` reach the database through `AsnDb::with_overrides`;
-/// the site policy parser lives with the `config` command and is not wired here yet,
-/// so `--config` is accepted and currently has no effect on lookups.
+/// Looks addresses up as `replay` would: the site's `[[asn_class]]` overrides from
+/// `--config` beat every other source of a class.
 fn lookup(ips: &[String], geoip: Option<&Path>, config: Option<&Path>) -> Result<()> {
-    if let Some(cfg) = config {
-        tracing::warn!("{}: site ASN overrides are not applied by `geoip lookup` yet", cfg.display());
-    }
+    let overrides = match config {
+        Some(path) => crate::config::SitePolicy::load(path)?.asn_class_overrides(),
+        None => Default::default(),
+    };
     let db = match geoip {
         Some(p) => AsnDb::open(p)?,
         None => AsnDb::bundled()?,
-    };
+    }
+    .with_overrides(overrides);
     let mut parsed = Vec::with_capacity(ips.len());
     for s in ips {
         let ip: IpAddr = s.trim().parse().map_err(|_| Error::usage(format!("`{s}` is not an IP address")))?;
