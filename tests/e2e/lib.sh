@@ -284,14 +284,21 @@ StrictModes no
 PrintMotd no
 PrintLastLog no
 EOF
-    in_srv /usr/sbin/sshd -D -e -f "$t/sshd_config" >"$t/sshd.log" 2>&1 &
+    # root's sessions get an empty home: sshd runs in a private mount namespace with
+    # $t/root bound over /root, so the host's dotfiles (a .bashrc that runs pyenv, say)
+    # neither run nor hang the session; the real /root is not touched
+    mkdir -p "$t/root"
+    chmod 700 "$t/root"
+    in_srv unshare --mount --propagation private /bin/sh -c \
+        'mount --bind "$1" /root && exec /usr/sbin/sshd -D -e -f "$2"' _ "$t/root" "$t/sshd_config" \
+        >"$t/sshd.log" 2>&1 &
     local sshd=$!
     wait_listen "$NS_SRV" 22 sshd "$t/sshd.log"
     alive "$sshd" sshd "$t/sshd.log"
     SSH_OPTS=(-F /dev/null -i "$t/id_admin" -b "$ADMIN_IP" -o StrictHostKeyChecking=no
-        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes)
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes -o ConnectTimeout=10)
     local got
-    got="$(in_atk ssh "${SSH_OPTS[@]}" "root@$SRV_IP" 'echo ok' 2>&1)" ||
+    got="$(in_atk timeout 20 ssh "${SSH_OPTS[@]}" "root@$SRV_IP" 'echo ok' 2>&1)" ||
         die "sshd: key login from $ADMIN_IP failed: $got (log: $t/sshd.log)"
     [ "$got" = ok ] || die "sshd: 'ssh root@$SRV_IP echo ok' answered '$got'"
     log "sshd up: key login from $ADMIN_IP works"

@@ -146,7 +146,7 @@ postgres)
     ;;
 admin-ssh)
     log "ssh -tt root@$SRV_IP from $ADMIN_IP, typed by fixtures/lib/ssh_driver.py"
-    in_atk "${PY[@]}" "$FX_LIB/ssh_driver.py" --seed "$SEED" --cmd id --cmd uptime --cmd 'ls /' \
+    in_atk timeout 80 "${PY[@]}" "$FX_LIB/ssh_driver.py" --seed "$SEED" --cmd id --cmd uptime --cmd 'ls /' \
         --cmd 'df -h /' --cmd 'cat /etc/os-release | head -3' -- \
         ssh -tt "${SSH_OPTS[@]}" "root@$SRV_IP" >"$OUTDIR/transcript.txt" 2>"$OUTDIR/ssh-driver.log" ||
         SCENARIO_ERR="ssh_driver.py failed (see ssh-driver.log)"
