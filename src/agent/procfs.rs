@@ -65,7 +65,10 @@ pub fn parse_status(s: &str) -> Status {
 /// Splits `/proc/<pid>/cmdline` (NUL-separated, usually NUL-terminated) into argv.
 /// Invalid UTF-8 is replaced, not rejected.
 pub fn parse_cmdline(b: &[u8]) -> Vec<String> {
-    let b = b.strip_suffix(&[0]).unwrap_or(b);
+    // Processes that rewrite their title in place (php-fpm, postgres, nginx) leave the
+    // rest of the old argv area as NULs: trailing empty arguments are not arguments.
+    let end = b.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
+    let b = &b[..end];
     if b.is_empty() {
         return Vec::new();
     }
@@ -302,6 +305,7 @@ mod tests {
         assert_eq!(parse_cmdline(b"bash\0-c\0sleep 5; wait\0"), vec!["bash", "-c", "sleep 5; wait"]);
         assert_eq!(parse_cmdline(b"nginx: worker process"), vec!["nginx: worker process"]);
         assert_eq!(parse_cmdline(b"a\0\0b\0"), vec!["a", "", "b"]);
+        assert_eq!(parse_cmdline(b"php-fpm: pool www\0\0\0\0\0\0"), vec!["php-fpm: pool www"]);
         assert!(parse_cmdline(b"").is_empty());
         assert_eq!(parse_cmdline(b"x\xff\0"), vec!["x\u{fffd}"]);
     }
