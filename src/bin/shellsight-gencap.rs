@@ -220,10 +220,13 @@ impl Conv {
     }
 }
 
+/// A UDP datagram: time, source, destination, payload.
+type Datagram = (i64, (Addr, u16), (Addr, u16), Vec<u8>);
+
 /// Where packets come from while writing: built conversations, the flood, a merged file.
 enum Source {
     Conv(Conv),
-    Udp(Vec<(i64, (Addr, u16), (Addr, u16), Vec<u8>)>, usize),
+    Udp(Vec<Datagram>, usize),
 }
 
 struct Gen {
@@ -421,7 +424,11 @@ impl Gen {
         let mut cv = Conv::new(&mut self.rng, c, s, t, rtt);
         cv.handshake();
         cv.wait(rtt);
-        cv.push(false, ACK | PSH, Payload::Text(b"220 ProFTPD Server (Debian) [::ffff:10.0.0.5]\r\n".to_vec()));
+        cv.push(
+            false,
+            ACK | PSH,
+            Payload::Text(b"220 ProFTPD Server (Debian) [::ffff:10.0.0.5]\r\n".to_vec()),
+        );
         let dialog: [(&[u8], &[u8]); 7] = [
             (b"USER alice\r\n", b"331 Password required for alice\r\n"),
             (b"PASS hunter2\r\n", b"230 User alice logged in\r\n"),
@@ -455,8 +462,11 @@ impl Gen {
         let rtt = 35 * MS;
         let mut cv = Conv::new(&mut self.rng, victim, (attacker, port), t, rtt);
         cv.handshake();
-        let prompt =
-            if which == 0 { format!("{user}@{host}:/var/www/html$ ") } else { format!("[{user}@{host} ~]# ") };
+        let prompt = if which == 0 {
+            format!("{user}@{host}:/var/www/html$ ")
+        } else {
+            format!("[{user}@{host} ~]# ")
+        };
         cv.wait(2 * MS);
         if which == 0 {
             let banner = format!(
@@ -634,7 +644,7 @@ impl<W: Write> Writer<W> {
     }
 }
 
-fn load_merge(path: &PathBuf) -> Result<Vec<(i64, Vec<u8>, u32)>, String> {
+fn load_merge(path: &std::path::Path) -> Result<Vec<(i64, Vec<u8>, u32)>, String> {
     let mut f = CaptureFile::open(path).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     while let Some(p) = f.next_packet().map_err(|e| e.to_string())? {
@@ -665,7 +675,7 @@ fn run(args: &Args) -> Result<u64, String> {
         Some(p) => load_merge(p)?,
         None => Vec::new(),
     };
-    let mut rng = Rng(args.seed ^ 0x5eed_0f_5e11_5197);
+    let mut rng = Rng(args.seed ^ 0x5eed_0f5e_1151_9700);
     let block: Vec<u8> = (0..65_536 / 8).flat_map(|_| rng.next().to_le_bytes()).collect();
     let lorem = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. <div class=\"row\"><a href=\"/docs/getting-started\">Getting started</a></div>\n"
         .repeat(64);
@@ -769,7 +779,14 @@ fn run(args: &Args) -> Result<u64, String> {
                     sseq: 0,
                     rtt: 0,
                 };
-                let st = Step { t, c2s: true, flags: SYN, seq: flood_rng.next() as u32, ack: 0, payload: Payload::None };
+                let st = Step {
+                    t,
+                    c2s: true,
+                    flags: SYN,
+                    seq: flood_rng.next() as u32,
+                    ack: 0,
+                    payload: Payload::None,
+                };
                 let wire = frame.tcp(&g, &cv, &st);
                 w.record(t, &frame.buf, wire).map_err(io)?;
                 flood_i += 1;

@@ -142,6 +142,12 @@ impl<F: Lifecycle> FlowTable<F> {
         }
     }
 
+    /// Expires idle sessions at `now`, due or not, and restarts the sweep schedule.
+    pub fn sweep_now(&mut self, now: Timestamp, ended: &mut Vec<(F, EndReason)>) {
+        self.sweep(now, ended);
+        self.next_sweep = Some(now + self.timeouts.sweep_every);
+    }
+
     fn sweep(&mut self, now: Timestamp, ended: &mut Vec<(F, EndReason)>) {
         let t = self.timeouts;
         let expired: Vec<FlowKey> = self
