@@ -297,7 +297,9 @@ impl Detector {
 
     /// Ends every session (end of capture, or shutdown).
     pub fn finish(&mut self, out: &mut Vec<Event>) {
-        self.table.drain(&mut self.ended);
+        while self.table.drain_some(4096, &mut self.ended) {
+            self.flush_ended(out);
+        }
         self.flush_ended(out);
         self.stats.prefix_refused = self.budget.refused;
     }
