@@ -375,6 +375,7 @@ struct Chunked {
 impl Chunked {
     /// Consumes the next `n` bytes and says where they are in `buf`. At the end of the
     /// file, says whether none (`Eof`) or only some (`Truncated`) were there.
+    #[inline]
     fn take(&mut self, n: usize) -> io::Result<(Fill, Range<usize>)> {
         if self.end - self.pos < n {
             // Move the unread tail to the front, grow for a record larger than the

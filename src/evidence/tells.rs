@@ -248,7 +248,12 @@ pub fn classify_line(line: &[u8]) -> LineKind {
     let word = &line[..word_end];
     // The last path component (`/usr/bin/id` is `id`); most lines end here, cheaply.
     let last = memchr::memrchr(b'/', word).map_or(word, |i| &word[i + 1..]);
-    if last.is_empty() || last.len() > LONGEST_WORD {
+    // Every listed word is lower-case letters and digits (a test checks): anything else,
+    // such as `Host:` or `GET`, is none of them.
+    if last.is_empty()
+        || last.len() > LONGEST_WORD
+        || !last.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
         return LineKind::Other;
     }
     let kind = if RECON.iter().any(|w| w.as_bytes() == last) {
@@ -332,6 +337,14 @@ mod tests {
             tells_of(b"Microsoft Windows XP [Version 5.1.2600]\r\n(C) Copyright 1985-2001 Microsoft Corp.");
         assert!(t.contains(Tell::CmdBanner));
         assert!(tells_of(b"python3 -c 'import pty; pty.spawn(\"/bin/bash\")'").contains(Tell::PtyUpgrade));
+    }
+
+    #[test]
+    fn listed_words_are_lower_case_letters_and_digits() {
+        for w in COMMANDS.iter().chain(RECON) {
+            assert!(w.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{w}");
+            assert!(w.len() <= LONGEST_WORD);
+        }
     }
 
     #[test]
