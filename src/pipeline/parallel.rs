@@ -26,8 +26,9 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// Segments per batch before all batches are sent.
-const BATCH: usize = 256;
+/// Segments per batch before all batches are sent. 256 cost ~25k context switches on
+/// 2.5 M packets (task-clock 1.19 s); 1024 cost ~6k (1.02 s).
+const BATCH: usize = 1024;
 /// Batches that may wait in a worker's queue.
 const QUEUE: usize = 4;
 /// Position of the events of the end of the capture.
