@@ -182,6 +182,8 @@ pub struct DetectorConfig {
     pub timeouts: Timeouts,
     pub prefix_budget_bytes: usize,
     pub flow_records: bool,
+    /// Worker threads of the pipeline (1: detect inline on the reading thread).
+    pub threads: usize,
 }
 
 impl Default for DetectorConfig {
@@ -191,6 +193,7 @@ impl Default for DetectorConfig {
             timeouts: Timeouts::default(),
             prefix_budget_bytes: 64 << 20,
             flow_records: false,
+            threads: 1,
         }
     }
 }
@@ -224,18 +227,28 @@ impl Detector {
         self.table.len()
     }
 
-    /// Feeds one TCP segment; events go to `out`.
+    /// Feeds one TCP segment; events go to `out`. Idle sessions are swept on the
+    /// detector's own schedule (every `sweep_every` of capture time).
     pub fn process(&mut self, seg: &TcpSegment<'_>, out: &mut Vec<Event>) {
+        self.table.maybe_sweep(seg.ts, &mut self.ended);
+        self.process_unswept(seg, out);
+    }
+
+    /// Feeds one TCP segment without sweeping: for a shard whose sweeps are driven by
+    /// the reader (`sweep_at`), so that every shard expires sessions at the same capture
+    /// times as a single detector would.
+    pub fn process_unswept(&mut self, seg: &TcpSegment<'_>, out: &mut Vec<Event>) {
         self.stats.segments += 1;
         let src = Endpoint { ip: seg.src, port: seg.src_port };
         let dst = Endpoint { ip: seg.dst, port: seg.dst_port };
         let (key, sender) = FlowKey::new(src, dst);
-        self.table.maybe_sweep(seg.ts, &mut self.ended);
         let session = match self.table.get_mut(&key) {
             Some(s) => s,
             None => {
                 if seg.flags.rst() {
-                    return; // a reset for a session we never saw: nothing to track
+                    // A reset for a session we never saw: nothing to track.
+                    self.flush_ended(out);
+                    return;
                 }
                 self.table.insert(key, Session::new(key, seg, sender), seg.ts, &mut self.ended)
             }
@@ -276,9 +289,17 @@ impl Detector {
         self.flush_ended(out);
     }
 
+    /// Expires idle sessions at `now` unconditionally (the reader decided a sweep is due).
+    pub fn sweep_at(&mut self, now: Timestamp, out: &mut Vec<Event>) {
+        self.table.sweep_now(now, &mut self.ended);
+        self.flush_ended(out);
+    }
+
     /// Ends every session (end of capture, or shutdown).
     pub fn finish(&mut self, out: &mut Vec<Event>) {
-        self.table.drain(&mut self.ended);
+        while self.table.drain_some(4096, &mut self.ended) {
+            self.flush_ended(out);
+        }
         self.flush_ended(out);
         self.stats.prefix_refused = self.budget.refused;
     }

@@ -120,15 +120,25 @@ impl Reporter {
         }
     }
 
-    /// Takes a detection at capture time `now`. Detections wait `SETTLE` so that a tier
-    /// that rises again at once (a banner, then a prompt a moment later) is reported once,
-    /// and, on a live sensor, up to the attribution delay for the agent to report the
-    /// socket. `poll` reports them.
-    pub fn push(&mut self, d: Detection, now: Timestamp, _out: &mut Vec<Alert>) {
+    /// Takes a detection at capture time `now`. Replay reports it at once (so output is
+    /// the same whatever the thread count). A live sensor with agents holds it for
+    /// `SETTLE`, so that a tier that rises again at once is reported once, and up to the
+    /// attribution delay for the agent to report the socket; `poll` reports it then.
+    pub fn push(&mut self, d: Detection, now: Timestamp, out: &mut Vec<Alert>) {
+        if !self.is_live() {
+            let attribution = self.attributor.as_mut().and_then(|a| a.attribute(&d));
+            self.finish_one(d, attribution, false, out);
+            return;
+        }
         match self.pending.iter_mut().find(|p| p.detection.session_id == d.session_id && !p.reported) {
             Some(p) => p.detection = d,
             None => self.pending.push(Pending { detection: d, since: now, reported: false }),
         }
+    }
+
+    /// A live sensor whose agents may still report a socket.
+    fn is_live(&self) -> bool {
+        self.attributor.is_some() && self.delay > Span::ZERO
     }
 
     /// Reports detections whose wait is over; retries attribution for those reported
@@ -137,7 +147,7 @@ impl Reporter {
         if self.pending.is_empty() {
             return;
         }
-        let live = self.attributor.is_some() && self.delay > Span::ZERO;
+        let live = self.is_live();
         let mut waiting = std::mem::take(&mut self.pending);
         waiting.retain_mut(|p| {
             let waited = now - p.since;
@@ -166,8 +176,7 @@ impl Reporter {
                 continue;
             }
             let attribution = self.attributor.as_mut().and_then(|a| a.attribute(&p.detection));
-            let live = self.attributor.is_some() && self.delay > Span::ZERO;
-            let pending = attribution.is_none() && live;
+            let pending = attribution.is_none() && self.is_live();
             self.finish_one(p.detection, attribution, pending, out);
         }
     }
@@ -216,7 +225,7 @@ impl Reporter {
                 tier,
                 event_id: event_id.clone(),
                 seq,
-                attributed: attributed || previous.is_some_and(|p| p.attributed),
+                attributed: attributed || previous.as_ref().is_some_and(|p| p.attributed),
             },
         );
         let remote_asn = d.placement.remote_network.as_ref().map(|n| n.asn);
@@ -248,7 +257,10 @@ impl Reporter {
             }
         }
         if excluded.is_some() {
-            self.stats.excluded += 1;
+            // Counted once per session, however often its tier rose.
+            if previous.is_none() {
+                self.stats.excluded += 1;
+            }
             if !self.show_excluded {
                 return None;
             }

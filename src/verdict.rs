@@ -400,10 +400,18 @@ mod tests {
     fn remote_network_class_moves_the_score() {
         let n = net(40, None);
         let base = decide(&n, &ContextFacts::default(), None).score;
-        let res = decide(&n, &ContextFacts { remote_class: Some(AsnClass::Residential), ..Default::default() }, None);
+        let res = decide(
+            &n,
+            &ContextFacts { remote_class: Some(AsnClass::Residential), ..Default::default() },
+            None,
+        );
         let cloud = decide(
             &n,
-            &ContextFacts { remote_class: Some(AsnClass::Hosting), remote_on_service_port: true, ..Default::default() },
+            &ContextFacts {
+                remote_class: Some(AsnClass::Hosting),
+                remote_on_service_port: true,
+                ..Default::default()
+            },
             None,
         );
         assert!(res.score > base && cloud.score < base);
@@ -413,7 +421,8 @@ mod tests {
 
     #[test]
     fn an_ordinary_session_on_its_service_port_stays_below_medium() {
-        let ctx = ContextFacts { remote_class: Some(AsnClass::Residential), off_hours: true, ..Default::default() };
+        let ctx =
+            ContextFacts { remote_class: Some(AsnClass::Residential), off_hours: true, ..Default::default() };
         let v = decide(&net(80, Some("telnet")), &ctx, None);
         assert!(v.tier <= Some(Tier::Low), "{v:?}");
     }

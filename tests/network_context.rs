@@ -44,7 +44,8 @@ destination_port = [4444]
 "#,
     );
     let capture = fixture("captures/shell_01_bash_devtcp.pcap");
-    let out = run(&["replay", capture.to_str().unwrap(), "--format", "json", "--config", cfg.to_str().unwrap()]);
+    let out =
+        run(&["replay", capture.to_str().unwrap(), "--format", "json", "--config", cfg.to_str().unwrap()]);
     assert!(out.status.success());
     assert!(json_lines(&out.stdout).is_empty(), "an excluded session alerted");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -68,7 +69,8 @@ destination_port = [4444]
 "#,
     );
     let capture = fixture("captures/shell_01_bash_devtcp.pcap");
-    let out = run(&["replay", capture.to_str().unwrap(), "--format", "json", "--config", cfg.to_str().unwrap()]);
+    let out =
+        run(&["replay", capture.to_str().unwrap(), "--format", "json", "--config", cfg.to_str().unwrap()]);
     let alerts = json_lines(&out.stdout);
     assert!(!alerts.is_empty(), "an expired exclusion still hid the session");
     assert!(alerts.last().unwrap()["shellsight"]["reasons"].to_string().contains("exclusion-expired:0"));

@@ -9,21 +9,24 @@ use super::{LinkType, PacketSource, RawPacket};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// A record or block larger than this is taken as corruption, not data.
 const MAX_RECORD: usize = 64 << 20;
 const READ_BUFFER: usize = 1 << 20;
 
-/// A pcap or pcapng file, read sequentially through one large buffer.
+/// A pcap or pcapng file, read sequentially through one large buffer. Records are handed
+/// out as slices of that buffer: no copy and no system call per packet.
 pub struct CaptureFile {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: Chunked,
     size: u64,
     offset: u64,
     format: Format,
-    buf: Vec<u8>,
+    /// Where the current record or block body lies in `reader.buf`.
+    rec: Range<usize>,
     warnings: Vec<String>,
     done: bool,
 }
@@ -69,11 +72,11 @@ impl CaptureFile {
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut cf = CaptureFile {
             path: path.to_path_buf(),
-            reader: BufReader::with_capacity(READ_BUFFER, file),
+            reader: Chunked { file, buf: vec![0; READ_BUFFER], pos: 0, end: 0 },
             size,
             offset: 0,
             format: Format::PcapNg { big_endian: false, interfaces: Vec::new() },
-            buf: Vec::with_capacity(65_536),
+            rec: 0..0,
             warnings: Vec::new(),
             done: false,
         };
@@ -103,26 +106,27 @@ impl CaptureFile {
     }
 
     fn fill_exact_into(&mut self, out: &mut [u8]) -> Result<Fill> {
-        let mut got = 0;
-        while got < out.len() {
-            match self.reader.read(&mut out[got..]) {
-                Ok(0) => return Ok(if got == 0 { Fill::Eof } else { Fill::Truncated }),
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io(&self.path, e)),
-            }
+        let (fill, range) = self.reader.take(out.len()).map_err(|e| Error::io(&self.path, e))?;
+        if let Fill::Full = fill {
+            out.copy_from_slice(&self.reader.buf[range]);
+            self.offset += out.len() as u64;
         }
-        self.offset += out.len() as u64;
-        Ok(Fill::Full)
+        Ok(fill)
     }
 
-    /// Reads `len` bytes into `self.buf` (replacing its contents).
+    /// Makes the next `len` bytes the current record (`self.rec()`).
     fn fill_buf(&mut self, len: usize) -> Result<Fill> {
-        self.buf.resize(len, 0);
-        let mut tmp = std::mem::take(&mut self.buf);
-        let r = self.fill_exact_into(&mut tmp);
-        self.buf = tmp;
-        r
+        let (fill, range) = self.reader.take(len).map_err(|e| Error::io(&self.path, e))?;
+        if let Fill::Full = fill {
+            self.offset += len as u64;
+        }
+        self.rec = range;
+        Ok(fill)
+    }
+
+    /// The current record or block body.
+    fn rec(&self) -> &[u8] {
+        &self.reader.buf[self.rec.clone()]
     }
 
     fn truncated(&mut self, what: &str) {
@@ -205,7 +209,7 @@ impl CaptureFile {
         }
         let nanos_part = if nanos { frac } else { frac * 1000 };
         let ts = Timestamp::from_nanos(secs * 1_000_000_000 + nanos_part);
-        Ok(Some(RawPacket { ts, link, wire_len: wire_len.max(caplen as u32), data: &self.buf }))
+        Ok(Some(RawPacket { ts, link, wire_len: wire_len.max(caplen as u32), data: self.rec() }))
     }
 
     fn next_pcapng(&mut self) -> Result<Option<RawPacket<'_>>> {
@@ -282,7 +286,7 @@ impl CaptureFile {
             let body_len = total - 12;
             match block_type {
                 PCAPNG_IDB => {
-                    let iface = parse_idb(&self.buf[..body_len], big_endian);
+                    let iface = parse_idb(&self.rec()[..body_len], big_endian);
                     if let Format::PcapNg { interfaces, .. } = &mut self.format {
                         interfaces.push(iface);
                     }
@@ -291,7 +295,7 @@ impl CaptureFile {
                     if body_len < 20 {
                         continue;
                     }
-                    let b = &self.buf[..body_len];
+                    let b = &self.rec()[..body_len];
                     let (if_id, ts_hi, ts_lo, caplen, wire) = if block_type == PCAPNG_EPB {
                         (
                             u32_at(b, 0, big_endian) as usize,
@@ -319,7 +323,7 @@ impl CaptureFile {
                     };
                     let caplen = caplen.min(body_len - 20);
                     let ts = iface.timestamp(((ts_hi as u64) << 32) | ts_lo as u64);
-                    let data = &self.buf[20..20 + caplen];
+                    let data = &self.rec()[20..20 + caplen];
                     return Ok(Some(RawPacket {
                         ts,
                         link: iface.link,
@@ -332,13 +336,13 @@ impl CaptureFile {
                         continue;
                     }
                     let Some(iface) = self.interface(0) else { continue };
-                    let wire = u32_at(&self.buf, 0, big_endian);
+                    let wire = u32_at(self.rec(), 0, big_endian);
                     let mut caplen = (wire as usize).min(body_len - 4);
                     if iface.snaplen > 0 {
                         caplen = caplen.min(iface.snaplen as usize);
                     }
                     // Simple packets carry no timestamp; the format says to treat it as unknown.
-                    let data = &self.buf[4..4 + caplen];
+                    let data = &self.rec()[4..4 + caplen];
                     return Ok(Some(RawPacket {
                         ts: Timestamp::ZERO,
                         link: iface.link,
@@ -356,6 +360,49 @@ impl CaptureFile {
             Format::PcapNg { interfaces, .. } => interfaces.get(id).copied(),
             Format::Pcap { .. } => None,
         }
+    }
+}
+
+/// A file read in large chunks into one buffer that records are borrowed from.
+struct Chunked {
+    file: File,
+    buf: Vec<u8>,
+    /// Unread bytes are `buf[pos..end]`.
+    pos: usize,
+    end: usize,
+}
+
+impl Chunked {
+    /// Consumes the next `n` bytes and says where they are in `buf`. At the end of the
+    /// file, says whether none (`Eof`) or only some (`Truncated`) were there.
+    #[inline]
+    fn take(&mut self, n: usize) -> io::Result<(Fill, Range<usize>)> {
+        if self.end - self.pos < n {
+            // Move the unread tail to the front, grow for a record larger than the
+            // buffer, then read until the record is complete or the file ends.
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+            if self.buf.len() < n {
+                self.buf.resize(n.next_power_of_two(), 0);
+            }
+            while self.end < n {
+                match self.file.read(&mut self.buf[self.end..]) {
+                    Ok(0) => {
+                        let fill = if self.end == 0 { Fill::Eof } else { Fill::Truncated };
+                        let range = 0..self.end;
+                        self.pos = self.end;
+                        return Ok((fill, range));
+                    }
+                    Ok(k) => self.end += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let start = self.pos;
+        self.pos += n;
+        Ok((Fill::Full, start..start + n))
     }
 }
 

@@ -35,8 +35,8 @@ impl DetectSetup {
         if args.max_flows == 0 {
             return Err(Error::usage("--max-flows must be at least 1"));
         }
-        if args.threads != 1 {
-            return Err(Error::usage("--threads other than 1 is not supported yet"));
+        if args.threads == 0 || args.threads > 256 {
+            return Err(Error::usage("--threads must be between 1 and 256"));
         }
         let policy = match &args.config {
             Some(p) => SitePolicy::load(p)?,
@@ -48,7 +48,8 @@ impl DetectSetup {
         }
         .with_overrides(policy.asn_class_overrides());
         let context = Arc::new(Context::new(policy, Some(Box::new(asn))));
-        let detector = DetectorConfig { max_flows: args.max_flows, ..DetectorConfig::default() };
+        let detector =
+            DetectorConfig { max_flows: args.max_flows, threads: args.threads, ..DetectorConfig::default() };
         let inventory = if args.inventory.is_empty() {
             None
         } else {

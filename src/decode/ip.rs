@@ -18,6 +18,9 @@ pub struct IpPayload<'a> {
 }
 
 pub fn parse(packet: &[u8]) -> Result<IpPayload<'_>, Skip> {
+    if let Some(p) = fast_path(packet) {
+        return Ok(p);
+    }
     let (ip, _ext_error) = LaxIpSlice::from_slice(packet).map_err(|_| Skip::Malformed("bad IP header"))?;
     let payload = ip.payload();
     if payload.fragmented {
@@ -55,6 +58,54 @@ pub fn parse(packet: &[u8]) -> Result<IpPayload<'_>, Skip> {
 }
 
 pub const TCP: u8 = ip_number::TCP.0;
+
+/// The common case without etherparse: IPv4 without options, or IPv6 straight to TCP,
+/// complete (not cut inside the IP payload) and not fragmented. Anything else returns
+/// `None` and takes the general path, which gives the same answer for these packets.
+#[inline]
+fn fast_path(packet: &[u8]) -> Option<IpPayload<'_>> {
+    match packet.first()? >> 4 {
+        4 => {
+            let h = packet.get(..20)?;
+            let total = u16::from_be_bytes([h[2], h[3]]) as usize;
+            let more_fragments_or_offset = u16::from_be_bytes([h[6], h[7]]) & 0x3fff;
+            if h[0] != 0x45
+                || total < 20
+                || total > packet.len()
+                || more_fragments_or_offset != 0
+                || h[9] == 51
+            {
+                return None; // options, cut, fragment, or an authentication header
+            }
+            Some(IpPayload {
+                src: IpAddr::from([h[12], h[13], h[14], h[15]]),
+                dst: IpAddr::from([h[16], h[17], h[18], h[19]]),
+                protocol: h[9],
+                data: &packet[20..total],
+                wire_len: total - 20,
+            })
+        }
+        6 => {
+            let h = packet.get(..40)?;
+            let len = u16::from_be_bytes([h[4], h[5]]) as usize;
+            if h[6] != TCP || len == 0 || 40 + len > packet.len() {
+                return None; // extension headers, a jumbogram, or cut
+            }
+            let mut src = [0u8; 16];
+            let mut dst = [0u8; 16];
+            src.copy_from_slice(&h[8..24]);
+            dst.copy_from_slice(&h[24..40]);
+            Some(IpPayload {
+                src: IpAddr::from(src),
+                dst: IpAddr::from(dst),
+                protocol: TCP,
+                data: &packet[40..40 + len],
+                wire_len: len,
+            })
+        }
+        _ => None,
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -99,6 +150,41 @@ mod tests {
         assert_eq!(ip.protocol, TCP);
         assert_eq!(ip.wire_len, 20);
         assert!(ip.src.is_ipv6());
+    }
+
+    /// The fast path and etherparse agree on every packet the fast path takes.
+    #[test]
+    fn the_fast_path_agrees_with_the_general_one() {
+        let general = |p: &[u8]| {
+            let (ip, _) = LaxIpSlice::from_slice(p).ok()?;
+            let pl = ip.payload();
+            Some((
+                ip.source_addr(),
+                ip.destination_addr(),
+                pl.ip_number.0,
+                pl.payload.to_vec(),
+                pl.incomplete,
+            ))
+        };
+        let mut cases = vec![ipv4_tcp(60, 40), ipv4_tcp(41, 26), ipv4_tcp(40, 20)];
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 24, 6, 64];
+        v6.extend((0..32).map(|i| i as u8));
+        v6.extend([7u8; 24]);
+        cases.push(v6.clone());
+        v6.extend([0u8; 4]); // link-layer padding
+        cases.push(v6);
+        for p in &cases {
+            let fast = fast_path(p).expect("takes the fast path");
+            let (src, dst, proto, payload, incomplete) = general(p).expect("parses");
+            assert!(!incomplete);
+            assert_eq!((fast.src, fast.dst, fast.protocol), (src, dst, proto));
+            assert_eq!(fast.data, &payload[..]);
+            assert_eq!(fast.wire_len, payload.len());
+        }
+        let mut frag = ipv4_tcp(60, 40);
+        frag[6] = 0x20; // more fragments
+        assert!(fast_path(&frag).is_none());
+        assert!(fast_path(&ipv4_tcp(1500, 60)).is_none(), "a cut packet takes the general path");
     }
 
     #[test]

@@ -257,15 +257,14 @@ impl Evidence {
         tells::scan(buf, old_len.saturating_sub(tells::MAX_PATTERN), &mut self.tells[d]);
         // Typed lines, counted once each as their terminator arrives.
         let mut start = p.line_start[d];
-        for i in old_len..buf.len() {
-            if buf[i] == b'\n' || buf[i] == b'\r' {
-                match tells::classify_line(&buf[start..i]) {
-                    LineKind::Recon => self.lines[d].recon += 1,
-                    LineKind::Command => self.lines[d].commands += 1,
-                    LineKind::Other => {}
-                }
-                start = i + 1;
+        for i in memchr::memchr2_iter(b'\n', b'\r', &buf[old_len..]) {
+            let i = old_len + i;
+            match tells::classify_line(&buf[start..i]) {
+                LineKind::Recon => self.lines[d].recon += 1,
+                LineKind::Command => self.lines[d].commands += 1,
+                LineKind::Other => {}
             }
+            start = i + 1;
         }
         p.line_start[d] = start;
         let l = self.lines[d];

@@ -27,7 +27,7 @@ pub struct FlowKey {
 impl FlowKey {
     /// The key of a packet from `src` to `dst`, and which side sent it.
     pub fn new(src: Endpoint, dst: Endpoint) -> (FlowKey, Side) {
-        if src <= dst {
+        if endpoint_le(&src, &dst) {
             (FlowKey { lo: src, hi: dst }, Side::Lo)
         } else {
             (FlowKey { lo: dst, hi: src }, Side::Hi)
@@ -46,6 +46,18 @@ impl FlowKey {
         let mut h = FxHasher::default();
         self.hash(&mut h);
         h.finish()
+    }
+}
+
+/// `a <= b` in `Endpoint`'s order (IPv4 before IPv6, then address, then port), on
+/// integers rather than through the byte-wise comparison of the derived order.
+#[inline]
+fn endpoint_le(a: &Endpoint, b: &Endpoint) -> bool {
+    match (a.ip, b.ip) {
+        (IpAddr::V4(x), IpAddr::V4(y)) => (u32::from(x), a.port) <= (u32::from(y), b.port),
+        (IpAddr::V6(x), IpAddr::V6(y)) => (u128::from(x), a.port) <= (u128::from(y), b.port),
+        (IpAddr::V4(_), IpAddr::V6(_)) => true,
+        (IpAddr::V6(_), IpAddr::V4(_)) => false,
     }
 }
 
@@ -119,6 +131,26 @@ mod tests {
 
     fn ep(ip: &str, port: u16) -> Endpoint {
         Endpoint { ip: ip.parse().unwrap(), port }
+    }
+
+    #[test]
+    fn the_fast_order_is_the_derived_order() {
+        let eps = [
+            ep("198.18.0.10", 40000),
+            ep("198.18.0.10", 4444),
+            ep("198.19.0.66", 4444),
+            ep("10.0.0.1", 65535),
+            ep("255.0.0.0", 1),
+            ep("::1", 22),
+            ep("2001:db8::1", 443),
+            ep("2001:db8::1", 80),
+            ep("fe80::1", 0),
+        ];
+        for a in &eps {
+            for b in &eps {
+                assert_eq!(endpoint_le(a, b), a <= b, "{a:?} <= {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -73,9 +73,12 @@ pub struct TableStats {
     pub peak: usize,
 }
 
-/// Sessions keyed by their canonical key.
+/// Sessions keyed by their canonical key. The sessions live densely in one vector and the
+/// hash map holds only key → slot: a hash table sized for a million flows then costs
+/// ~48 bytes a bucket instead of a whole session a bucket, and sweeps walk dense memory.
 pub struct FlowTable<F> {
-    map: HashMap<FlowKey, F, FxBuildHasher>,
+    index: HashMap<FlowKey, u32, FxBuildHasher>,
+    slots: Vec<(FlowKey, F)>,
     max: usize,
     timeouts: Timeouts,
     next_sweep: Option<Timestamp>,
@@ -85,7 +88,8 @@ pub struct FlowTable<F> {
 impl<F: Lifecycle> FlowTable<F> {
     pub fn new(max: usize, timeouts: Timeouts) -> Self {
         FlowTable {
-            map: HashMap::with_capacity_and_hasher(max.min(1 << 16), FxBuildHasher::default()),
+            index: HashMap::with_capacity_and_hasher(max.min(1 << 16), FxBuildHasher::default()),
+            slots: Vec::with_capacity(max.min(1 << 16)),
             max: max.max(1),
             timeouts,
             next_sweep: None,
@@ -94,15 +98,16 @@ impl<F: Lifecycle> FlowTable<F> {
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.slots.is_empty()
     }
 
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut F> {
-        self.map.get_mut(key)
+        let i = *self.index.get(key)? as usize;
+        Some(&mut self.slots[i].1)
     }
 
     /// Inserts a new session, first making room if the table is full. Sessions pushed
@@ -114,21 +119,34 @@ impl<F: Lifecycle> FlowTable<F> {
         now: Timestamp,
         ended: &mut Vec<(F, EndReason)>,
     ) -> &mut F {
-        if self.map.len() >= self.max {
+        if self.slots.len() >= self.max {
             self.sweep(now, ended);
-            if self.map.len() >= self.max {
+            if self.slots.len() >= self.max {
                 self.evict_batch(ended);
             }
         }
         self.stats.created += 1;
-        let len = self.map.len() + 1;
+        let len = self.slots.len() + 1;
         self.stats.peak = self.stats.peak.max(len);
-        self.map.entry(key).or_insert(flow)
+        let i = match self.index.get(&key) {
+            Some(&i) => i as usize,
+            None => {
+                self.index.insert(key, self.slots.len() as u32);
+                self.slots.push((key, flow));
+                self.slots.len() - 1
+            }
+        };
+        &mut self.slots[i].1
     }
 
     /// Removes a session (it closed and its linger time passed, say).
     pub fn remove(&mut self, key: &FlowKey) -> Option<F> {
-        self.map.remove(key)
+        let i = self.index.remove(key)? as usize;
+        let (_, flow) = self.slots.swap_remove(i);
+        if let Some((moved, _)) = self.slots.get(i) {
+            self.index.insert(*moved, i as u32);
+        }
+        Some(flow)
     }
 
     /// Expires idle sessions when a sweep is due at capture time `now`.
@@ -142,10 +160,16 @@ impl<F: Lifecycle> FlowTable<F> {
         }
     }
 
+    /// Expires idle sessions at `now`, due or not, and restarts the sweep schedule.
+    pub fn sweep_now(&mut self, now: Timestamp, ended: &mut Vec<(F, EndReason)>) {
+        self.sweep(now, ended);
+        self.next_sweep = Some(now + self.timeouts.sweep_every);
+    }
+
     fn sweep(&mut self, now: Timestamp, ended: &mut Vec<(F, EndReason)>) {
         let t = self.timeouts;
         let expired: Vec<FlowKey> = self
-            .map
+            .slots
             .iter()
             .filter(|(_, f)| {
                 let limit = match f.state() {
@@ -158,7 +182,7 @@ impl<F: Lifecycle> FlowTable<F> {
             .map(|(k, _)| *k)
             .collect();
         for k in expired {
-            if let Some(f) = self.map.remove(&k) {
+            if let Some(f) = self.remove(&k) {
                 let reason = if f.state() == SessionState::Closed {
                     self.stats.closed += 1;
                     EndReason::Closed
@@ -176,7 +200,7 @@ impl<F: Lifecycle> FlowTable<F> {
     fn evict_batch(&mut self, ended: &mut Vec<(F, EndReason)>) {
         let batch = (self.max / 100).clamp(1, 65_536);
         let mut order: Vec<(u8, Timestamp, FlowKey)> = self
-            .map
+            .slots
             .iter()
             .map(|(k, f)| {
                 let rank = match f.state() {
@@ -191,16 +215,28 @@ impl<F: Lifecycle> FlowTable<F> {
             order.select_nth_unstable_by(n, |a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         }
         for (_, _, k) in order.into_iter().take(n) {
-            if let Some(f) = self.map.remove(&k) {
+            if let Some(f) = self.remove(&k) {
                 self.stats.evicted += 1;
                 ended.push((f, EndReason::Evicted));
             }
         }
     }
 
+    /// Ends up to `n` sessions at the end of a capture; false once the table is empty.
+    /// Draining in parts keeps a million ended sessions from being held at once.
+    pub fn drain_some(&mut self, n: usize, ended: &mut Vec<(F, EndReason)>) -> bool {
+        for _ in 0..n {
+            let Some((key, flow)) = self.slots.pop() else { return false };
+            self.index.remove(&key);
+            ended.push((flow, EndReason::EndOfCapture));
+        }
+        !self.slots.is_empty()
+    }
+
     /// Empties the table at the end of a capture.
     pub fn drain(&mut self, ended: &mut Vec<(F, EndReason)>) {
-        ended.extend(self.map.drain().map(|(_, f)| (f, EndReason::EndOfCapture)));
+        self.index.clear();
+        ended.extend(self.slots.drain(..).map(|(_, f)| (f, EndReason::EndOfCapture)));
     }
 }
 

@@ -1,10 +1,19 @@
 //! The one pipeline that both `replay` and `sensor` drive: frames in, decode, detect per
 //! flow, report, write. Sources differ; everything after them is this code.
+//!
+//! With one thread the detector runs inline on the reading thread. With more, `parallel`
+//! shards flows over worker threads by their symmetric hash; the reporter and the sinks
+//! stay on the calling thread. Either way, the events that one packet (or one tick)
+//! produces are put in a canonical order (decision time, Community ID, then session), so
+//! the output does not depend on the thread count.
+
+mod parallel;
 
 use crate::capture::{PacketSource, RawPacket};
 use crate::decode::{self, DecodeStats};
 use crate::detect::{DetectStats, Detector, DetectorConfig, Event};
 use crate::error::Result;
+use crate::flow::community_id::community_id_v1;
 use crate::flow::table::TableStats;
 use crate::output::{AlertSink, FlowSink};
 use crate::report::{ReportStats, Reporter};
@@ -23,8 +32,14 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
+/// Where detection runs.
+enum Engine {
+    Inline(Detector),
+    Sharded(parallel::Shards),
+}
+
 pub struct Pipeline {
-    detector: Detector,
+    engine: Engine,
     reporter: Reporter,
     alerts: AlertSink,
     flows: Option<FlowSink>,
@@ -47,8 +62,13 @@ impl Pipeline {
         flows: Option<FlowSink>,
     ) -> Self {
         let config = DetectorConfig { flow_records: flows.is_some(), ..config };
+        let engine = if config.threads <= 1 {
+            Engine::Inline(Detector::new(config, context))
+        } else {
+            Engine::Sharded(parallel::Shards::start(config, context))
+        };
         Pipeline {
-            detector: Detector::new(config, context),
+            engine,
             reporter,
             alerts,
             flows,
@@ -72,11 +92,22 @@ impl Pipeline {
         s.last_ts = Some(s.last_ts.map_or(pkt.ts, |t| t.max(pkt.ts)));
         let decoded = decode::decode(pkt);
         s.decode.count(&decoded);
-        if let Ok(seg) = decoded {
-            self.detector.process(&seg, &mut self.events);
-        }
-        if !self.events.is_empty() {
-            self.drain(pkt.ts)?;
+        match &mut self.engine {
+            Engine::Inline(detector) => {
+                if let Ok(seg) = decoded {
+                    detector.process(&seg, &mut self.events);
+                }
+                if !self.events.is_empty() {
+                    canonical_order(&mut self.events);
+                    self.drain(pkt.ts)?;
+                }
+            }
+            Engine::Sharded(shards) => {
+                shards.feed(decoded.as_ref().ok(), &mut self.events)?;
+                if !self.events.is_empty() {
+                    self.drain(pkt.ts)?;
+                }
+            }
         }
         if pkt.ts - self.last_poll >= POLL_EVERY {
             self.poll(pkt.ts)?;
@@ -115,7 +146,13 @@ impl Pipeline {
 
     /// Lets idle sessions expire when no packet has arrived for a while (live capture).
     pub fn tick(&mut self, now: Timestamp) -> Result<()> {
-        self.detector.tick(now, &mut self.events);
+        match &mut self.engine {
+            Engine::Inline(detector) => {
+                detector.tick(now, &mut self.events);
+                canonical_order(&mut self.events);
+            }
+            Engine::Sharded(shards) => shards.tick(now, &mut self.events)?,
+        }
         self.drain(now)?;
         self.poll(now)
     }
@@ -137,13 +174,18 @@ impl Pipeline {
     /// Writes a periodic statistics record (live capture counters plus the pipeline's).
     pub fn write_stats(&mut self, now: Timestamp, capture: serde_json::Value) -> Result<()> {
         let s = &self.summary;
+        // Worker threads keep their tables to themselves until the end.
+        let sessions = match &self.engine {
+            Engine::Inline(d) => serde_json::json!({ "live": d.live_sessions(), "table": d.table_stats() }),
+            Engine::Sharded(_) => serde_json::Value::Null,
+        };
         let record = serde_json::json!({
             "@timestamp": now.to_rfc3339(),
             "event": { "kind": "metric", "module": "shellsight", "dataset": "shellsight.stats" },
             "shellsight": { "stats": {
                 "capture": capture,
                 "decode": s.decode,
-                "sessions": { "live": self.detector.live_sessions(), "table": self.detector.table_stats() },
+                "sessions": sessions,
                 "report": self.reporter.stats,
             }},
         });
@@ -152,7 +194,15 @@ impl Pipeline {
 
     /// Ends all sessions, flushes output and returns the counts.
     pub fn finish(mut self) -> Result<Summary> {
-        self.detector.finish(&mut self.events);
+        let engine = std::mem::replace(&mut self.engine, Engine::Sharded(parallel::Shards::empty()));
+        let (detect, table) = match engine {
+            Engine::Inline(mut detector) => {
+                detector.finish(&mut self.events);
+                canonical_order(&mut self.events);
+                (detector.stats, detector.table_stats())
+            }
+            Engine::Sharded(shards) => shards.finish(&mut self.events)?,
+        };
         let end = self.summary.last_ts.unwrap_or(Timestamp::ZERO);
         self.drain(end)?;
         self.reporter.flush(&mut self.alerts_ready);
@@ -162,9 +212,39 @@ impl Pipeline {
             f.flush()?;
         }
         let mut s = self.summary;
-        s.detect = self.detector.stats;
-        s.table = self.detector.table_stats();
+        s.detect = detect;
+        s.table = table;
         s.report = self.reporter.stats;
         Ok(s)
+    }
+}
+
+/// Puts the events of one packet (or one tick, or the end of the capture) in the order
+/// that does not depend on how flows were spread over threads: decision time, then the
+/// Community ID, then detections before the flow record, then report sequence and session.
+fn canonical_order(events: &mut [Event]) {
+    if events.len() > 1 {
+        events.sort_by_cached_key(order_key);
+    }
+}
+
+type OrderKey = (Timestamp, String, u8, u16, String);
+
+fn order_key(ev: &Event) -> OrderKey {
+    match ev {
+        Event::Detection(d) => (
+            d.decided_at,
+            community_id_v1(0, d.source.ip, d.source.port, d.destination.ip, d.destination.port),
+            0,
+            d.sequence,
+            d.session_id.clone(),
+        ),
+        Event::Flow(f) => (
+            f.end,
+            community_id_v1(0, f.source.ip, f.source.port, f.destination.ip, f.destination.port),
+            1,
+            0,
+            f.session_id.clone(),
+        ),
     }
 }
