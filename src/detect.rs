@@ -175,6 +175,16 @@ pub struct DetectStats {
     pub prefix_refused: u64,
 }
 
+impl DetectStats {
+    /// Adds another shard's counts.
+    pub fn merge(&mut self, o: &DetectStats) {
+        self.segments += o.segments;
+        self.judged += o.judged;
+        self.detections += o.detections;
+        self.prefix_refused += o.prefix_refused;
+    }
+}
+
 /// Settings for a detector.
 #[derive(Debug, Clone, Copy)]
 pub struct DetectorConfig {

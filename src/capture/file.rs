@@ -129,6 +129,21 @@ impl CaptureFile {
         &self.reader.buf[self.rec.clone()]
     }
 
+    /// Reads a record or block header; `false` at the end of the file, clean or cut.
+    fn read_head(&mut self, head: &mut [u8], what: &str) -> Result<bool> {
+        match self.fill_exact_into(head)? {
+            Fill::Full => Ok(true),
+            Fill::Eof => {
+                self.done = true;
+                Ok(false)
+            }
+            Fill::Truncated => {
+                self.truncated(what);
+                Ok(false)
+            }
+        }
+    }
+
     fn truncated(&mut self, what: &str) {
         self.warnings.push(format!(
             "{}: capture is truncated at byte {} ({what} cut off); processed everything before the cut",
@@ -176,16 +191,8 @@ impl CaptureFile {
 
     fn next_pcap(&mut self, big_endian: bool, nanos: bool, link: LinkType) -> Result<Option<RawPacket<'_>>> {
         let mut head = [0u8; 16];
-        match self.fill_exact_into(&mut head)? {
-            Fill::Full => {}
-            Fill::Eof => {
-                self.done = true;
-                return Ok(None);
-            }
-            Fill::Truncated => {
-                self.truncated("a record header");
-                return Ok(None);
-            }
+        if !self.read_head(&mut head, "a record header")? {
+            return Ok(None);
         }
         let secs = u32_at(&head, 0, big_endian) as i64;
         let frac = u32_at(&head, 4, big_endian) as i64;
@@ -219,16 +226,8 @@ impl CaptureFile {
                 Format::Pcap { .. } => unreachable!("pcapng reader on a pcap file"),
             };
             let mut head = [0u8; 8];
-            match self.fill_exact_into(&mut head)? {
-                Fill::Full => {}
-                Fill::Eof => {
-                    self.done = true;
-                    return Ok(None);
-                }
-                Fill::Truncated => {
-                    self.truncated("a block header");
-                    return Ok(None);
-                }
+            if !self.read_head(&mut head, "a block header")? {
+                return Ok(None);
             }
             if u32::from_le_bytes([head[0], head[1], head[2], head[3]]) == PCAPNG_SHB {
                 // A new section: its own byte order and its own interfaces. Re-read the

@@ -47,7 +47,7 @@ impl Cidr {
     /// Whether `ip` lies in this network. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`)
     /// count as their IPv4 address.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, canonical(ip)) {
+        match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => u32::from(ip) & mask4(self.prefix) == u32::from(net),
             (IpAddr::V6(net), IpAddr::V6(ip)) => u128::from(ip) & mask6(self.prefix) == u128::from(net),
             _ => false,
@@ -113,17 +113,6 @@ fn mask6(prefix: u8) -> u128 {
     }
 }
 
-/// IPv4-mapped IPv6 addresses become IPv4; everything else is unchanged.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => ip,
-        },
-        v4 => v4,
-    }
-}
-
 /// CIDRs mapped to values, with longest-prefix lookup.
 #[derive(Debug, Clone)]
 pub struct CidrMap<V> {
@@ -158,7 +147,7 @@ impl<V> CidrMap<V> {
 
     /// The value of the most specific network that holds `ip`, with that network.
     pub fn longest_match(&self, ip: IpAddr) -> Option<(Cidr, &V)> {
-        match canonical(ip) {
+        match ip.to_canonical() {
             IpAddr::V4(a) => {
                 let a = u32::from(a);
                 self.v4.iter().find_map(|(p, m)| {

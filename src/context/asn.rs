@@ -238,7 +238,7 @@ impl AsnDb {
     /// non-global addresses, and for addresses the database does not cover.
     /// Allocates only the organisation string.
     pub fn lookup(&self, ip: IpAddr) -> Option<AsnInfo> {
-        let ip = canonical(ip);
+        let ip = ip.to_canonical();
         if !is_global(ip) {
             return None;
         }
@@ -297,17 +297,6 @@ impl AsnDb {
             Some(c) => (c, ClassSource::Keyword),
             None => (AsnClass::Unknown, ClassSource::Unclassified),
         }
-    }
-}
-
-/// IPv4-mapped IPv6 addresses are looked up as the IPv4 address they carry.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => ip,
-        },
-        v4 => v4,
     }
 }
 

@@ -73,6 +73,17 @@ pub struct TableStats {
     pub peak: usize,
 }
 
+impl TableStats {
+    /// Adds another shard's counts (peaks add up: the shards' tables coexist).
+    pub fn merge(&mut self, o: &TableStats) {
+        self.created += o.created;
+        self.closed += o.closed;
+        self.timed_out += o.timed_out;
+        self.evicted += o.evicted;
+        self.peak += o.peak;
+    }
+}
+
 /// Sessions keyed by their canonical key. The sessions live densely in one vector and the
 /// hash map holds only key → slot: a hash table sized for a million flows then costs
 /// ~48 bytes a bucket instead of a whole session a bucket, and sweeps walk dense memory.

@@ -280,15 +280,8 @@ impl Shards {
         while done < self.workers.len() {
             if let Some((d, t)) = self.collect(true)? {
                 done += 1;
-                detect.segments += d.segments;
-                detect.judged += d.judged;
-                detect.detections += d.detections;
-                detect.prefix_refused += d.prefix_refused;
-                table.created += t.created;
-                table.closed += t.closed;
-                table.timed_out += t.timed_out;
-                table.evicted += t.evicted;
-                table.peak += t.peak;
+                detect.merge(&d);
+                table.merge(&t);
             }
         }
         self.collect(false)?;
