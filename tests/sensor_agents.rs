@@ -8,34 +8,12 @@ mod common;
 
 use agent_support::privileged;
 use common::*;
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A person at the listener: types recon commands with varied think time, then exits.
-fn operator(listener: TcpListener) {
-    let (mut s, _) = listener.accept().unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-    let mut sink = [0u8; 4096];
-    for (cmd, think_ms) in [
-        ("id", 1500),
-        ("whoami", 2300),
-        ("uname -a", 1200),
-        ("hostname", 3100),
-        ("pwd", 1700),
-        ("ls /", 2600),
-    ] {
-        std::thread::sleep(Duration::from_millis(think_ms));
-        s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
-        let _ = s.read(&mut sink);
-    }
-    std::thread::sleep(Duration::from_millis(800));
-    let _ = s.write_all(b"exit\n");
 }
 
 #[test]

@@ -2,8 +2,11 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_shellsight")
@@ -74,4 +77,26 @@ pub fn about<'v>(alerts: &'v [Value], a: &str, b: &str, port: u64) -> Vec<&'v Va
             ((s == a && d == b) || (s == b && d == a)) && (sp == Some(port) || dp == Some(port))
         })
         .collect()
+}
+
+/// A person at a reverse shell's listener: accepts one connection, types recon commands
+/// with varied think time (reading what comes back), then `exit`.
+pub fn operator(listener: TcpListener) {
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut sink = [0u8; 4096];
+    for (cmd, think_ms) in [
+        ("id", 1500),
+        ("whoami", 2300),
+        ("uname -a", 1200),
+        ("hostname", 3100),
+        ("pwd", 1700),
+        ("ls /", 2600),
+    ] {
+        std::thread::sleep(Duration::from_millis(think_ms));
+        s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+        let _ = s.read(&mut sink);
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    let _ = s.write_all(b"exit\n");
 }
