@@ -19,6 +19,8 @@ IF_ATK=sse2e-atk
 E2E_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$E2E_LIB_DIR/../.." && pwd)"
 FX_LIB="$REPO_ROOT/fixtures/lib"
+# shellcheck source=../../fixtures/lib/sshd.sh
+source "$FX_LIB/sshd.sh"
 PY=(/usr/bin/python3 -P) # -P: fixtures/lib/operator.py must not shadow stdlib "operator"
 PG_BIN=/usr/lib/postgresql/15/bin
 PHP_FPM=/usr/sbin/php-fpm8.2
@@ -265,25 +267,7 @@ start_sshd() {
     local t="$E2E_TMP/ssh"
     mkdir -p "$t"
     chmod 755 "$t"
-    mkdir -p /run/sshd # privilege-separation dir sshd insists on (empty, root-owned)
-    ssh-keygen -q -t ed25519 -N '' -C sse2e-host -f "$t/ssh_host_ed25519_key"
-    ssh-keygen -q -t ed25519 -N '' -C admin@ops -f "$t/id_admin"
-    cp "$t/id_admin.pub" "$t/authorized_keys"
-    cat >"$t/sshd_config" <<EOF
-Port 22
-ListenAddress $SRV_IP
-HostKey $t/ssh_host_ed25519_key
-PidFile $t/sshd.pid
-AuthorizedKeysFile $t/authorized_keys
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PrintMotd no
-PrintLastLog no
-EOF
+    sshd_setup "$t" "$SRV_IP" id_admin
     # root's sessions get an empty home: sshd runs in a private mount namespace with
     # $t/root bound over /root, so the host's dotfiles (a .bashrc that runs pyenv, say)
     # neither run nor hang the session; the real /root is not touched
