@@ -10,7 +10,7 @@ use shellsight::capture::file::CaptureFile;
 use shellsight::capture::{LinkType, PacketSource, RawPacket};
 use shellsight::config::SitePolicy;
 use shellsight::context::resolve::Context;
-use shellsight::decode::{self, TcpSegment};
+use shellsight::decode::{self, TransportSegment};
 use shellsight::detect::{Detector, DetectorConfig};
 use shellsight::evidence::{Dir, Evidence, PrefixBudget, Segment};
 use shellsight::time::Timestamp;
@@ -41,7 +41,7 @@ fn frames() -> Vec<Frame> {
     out
 }
 
-fn segments(frames: &[Frame]) -> Vec<TcpSegment<'_>> {
+fn segments(frames: &[Frame]) -> Vec<TransportSegment<'_>> {
     frames.iter().filter_map(|f| decode::decode(&f.raw()).ok()).collect()
 }
 
@@ -108,6 +108,7 @@ fn bench_evidence(c: &mut Criterion) {
                 dir,
                 seq: s.seq,
                 flags: s.flags,
+                datagram: false,
                 payload_len: s.payload_len,
                 payload: s.payload,
             })

@@ -3,6 +3,8 @@
 # the same run, so the figures are ratios that survive a noisy machine.
 #
 #   benches/throughput.sh FILE [THREADS...]      e.g. benches/throughput.sh big.pcap 1 2
+#   BASELINE=1 benches/throughput.sh FILE 1      also with a host history (`--baseline`),
+#                                                 learned from FILE first (not timed)
 #
 # Each command runs 3 times; the best elapsed time counts. Peak RSS comes from
 # /usr/bin/time -v ("Maximum resident set size"). SHELLSIGHT=path overrides the binary.
@@ -48,6 +50,18 @@ for n in "${threads[@]}"; do
     "$(awk -v p="$packets" -v t="$t" 'BEGIN{printf "%.0f", p/t}')" \
     "$(awk -v a="$t" -v b="$t_ref" 'BEGIN{printf "%.2fx", a/b}')" "$((rss / 1024))"
 done
+if [ -n "${BASELINE:-}" ]; then
+  "$bin" -q baseline learn --baseline "$tmp/base.redb" "$file"
+  for n in "${threads[@]}"; do
+    # Every run scores against the store and learns into it, as a sensor would.
+    read -r t rss < <(best_of "bl$n" "$bin" replay "$file" --format json -o /dev/null --threads "$n" \
+      --baseline "$tmp/base.redb")
+    printf '%-28s %8s s  %12s pkt/s  %8s  %7s MB\n' "  --threads $n --baseline" "$t" \
+      "$(awk -v p="$packets" -v t="$t" 'BEGIN{printf "%.0f", p/t}')" \
+      "$(awk -v a="$t" -v b="$t_ref" 'BEGIN{printf "%.2fx", a/b}')" "$((rss / 1024))"
+  done
+  echo "baseline $(du -h "$tmp/base.redb" | cut -f1) on disk"
+fi
 first=${threads[0]}
 for n in "${threads[@]:1}"; do
   echo "scaling  --threads $first -> $n: $(awk -v a="${t_of[$first]}" -v b="${t_of[$n]}" 'BEGIN{printf "%.2fx", a/b}') faster"

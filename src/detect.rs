@@ -3,16 +3,19 @@
 //! appeared), and reports a detection each time a session's tier rises. It decides
 //! while the session is still open; closing only finishes the record.
 
+use crate::baseline::model::History;
 use crate::context::resolve::{Context, Placement};
-use crate::decode::TcpSegment;
+use crate::decode::{Transport, TransportSegment};
 use crate::evidence::{Dir, Evidence, PrefixBudget, Segment};
 use crate::flow::key::{Endpoint, FlowKey, Side};
 use crate::flow::table::{infer_initiator, EndReason, FlowTable, Lifecycle, SessionState, Timeouts};
+use crate::names::{services, DnsAnswer, NameCache};
+use crate::report_html::timeline::{SessionTimeline, Timeline, TimelineBudget};
 use crate::time::Timestamp;
-use crate::verdict::{self, NetworkFindings, Ports, Tier, Verdict};
+use crate::verdict::{self, HistoryFacts, NetworkFindings, Ports, RemoteNaming, Tier, Verdict};
 use std::sync::Arc;
 
-/// One TCP session in the table.
+/// One TCP or UDP session in the table.
 #[derive(Debug)]
 pub struct Session {
     pub key: FlowKey,
@@ -28,12 +31,19 @@ pub struct Session {
     /// The highest tier reported so far, and how many reports.
     pub reported: Option<Tier>,
     pub reports: u16,
+    /// The packet timeline, recorded only for `replay --report`.
+    timeline: Option<Box<Timeline>>,
 }
 
 impl Session {
-    fn new(key: FlowKey, seg: &TcpSegment<'_>, sender: Side) -> Self {
-        let (initiator, inferred) =
-            infer_initiator(sender, seg.flags.syn(), seg.flags.ack(), seg.src_port, seg.dst_port);
+    fn new(key: FlowKey, seg: &TransportSegment<'_>, sender: Side) -> Self {
+        let (initiator, inferred) = match seg.transport {
+            Transport::Tcp => {
+                infer_initiator(sender, seg.flags.syn(), seg.flags.ack(), seg.src_port, seg.dst_port)
+            }
+            // No handshake: the first datagram seen opens the session, as in Zeek.
+            Transport::Udp => (sender, false),
+        };
         Session {
             key,
             initiator,
@@ -46,6 +56,7 @@ impl Session {
             evidence: Evidence::default(),
             reported: None,
             reports: 0,
+            timeline: None,
         }
     }
 
@@ -75,6 +86,16 @@ impl Lifecycle for Session {
         self.last_ts
     }
     fn state(&self) -> SessionState {
+        if self.key.transport == Transport::Udp {
+            // A datagram flow is worth keeping once both sides have spoken more than once;
+            // a lone query and its answer (DNS) leaves on the short half-open timeout.
+            let d = &self.evidence.dirs;
+            return if d[0].payload_packets >= 2 && d[1].payload_packets >= 2 {
+                SessionState::Datagram
+            } else {
+                SessionState::HalfOpen
+            };
+        }
         if self.rst || (self.fin[0] && self.fin[1]) {
             SessionState::Closed
         } else if self.established {
@@ -89,6 +110,7 @@ impl Lifecycle for Session {
 #[derive(Debug, Clone)]
 pub struct Detection {
     pub session_id: String,
+    pub transport: Transport,
     /// Which report this is for the session (1, 2, …).
     pub sequence: u16,
     pub decided_at: Timestamp,
@@ -100,7 +122,11 @@ pub struct Detection {
     pub findings: NetworkFindings,
     pub placement: Placement,
     pub verdict: Verdict,
+    /// What the host history said (with `--baseline`), for re-judging with process facts.
+    pub history: Option<HistoryFacts>,
     pub summary: SessionSummary,
+    /// The TLS handshake, when the session had one.
+    pub tls: Option<Box<crate::evidence::TlsFacts>>,
 }
 
 /// The counters behind a decision, reported in `shellsight.session`.
@@ -140,6 +166,7 @@ impl SessionSummary {
 #[derive(Debug, Clone)]
 pub struct FlowRecord {
     pub session_id: String,
+    pub transport: Transport,
     pub start: Timestamp,
     pub end: Timestamp,
     pub source: Endpoint,
@@ -147,6 +174,8 @@ pub struct FlowRecord {
     pub direction_inferred: bool,
     pub end_reason: EndReason,
     pub reported: Option<Tier>,
+    /// A person typed into it (for the host history's interactive-session count).
+    pub interactive: bool,
     pub summary: SessionSummary,
 }
 
@@ -155,6 +184,8 @@ pub struct FlowRecord {
 pub enum Event {
     Detection(Box<Detection>),
     Flow(Box<FlowRecord>),
+    /// The packet timeline of a finished session that was reported (`--report` only).
+    Timeline(Box<SessionTimeline>),
 }
 
 impl Event {
@@ -163,6 +194,7 @@ impl Event {
         match self {
             Event::Detection(d) => d.decided_at,
             Event::Flow(f) => f.end,
+            Event::Timeline(t) => t.end,
         }
     }
 }
@@ -173,6 +205,9 @@ pub struct DetectStats {
     pub judged: u64,
     pub detections: u64,
     pub prefix_refused: u64,
+    /// Segments whose bytes had all been seen before (retransmitted, perhaps with other
+    /// bytes): the first copy is the one judged.
+    pub retransmits: u64,
 }
 
 impl DetectStats {
@@ -182,6 +217,7 @@ impl DetectStats {
         self.judged += o.judged;
         self.detections += o.detections;
         self.prefix_refused += o.prefix_refused;
+        self.retransmits += o.retransmits;
     }
 }
 
@@ -192,6 +228,8 @@ pub struct DetectorConfig {
     pub timeouts: Timeouts,
     pub prefix_budget_bytes: usize,
     pub flow_records: bool,
+    /// Record each session's packet timeline, for the HTML report.
+    pub timelines: bool,
     /// Worker threads of the pipeline (1: detect inline on the reading thread).
     pub threads: usize,
 }
@@ -203,6 +241,7 @@ impl Default for DetectorConfig {
             timeouts: Timeouts::default(),
             prefix_budget_bytes: 64 << 20,
             flow_records: false,
+            timelines: false,
             threads: 1,
         }
     }
@@ -212,8 +251,13 @@ pub struct Detector {
     table: FlowTable<Session>,
     budget: PrefixBudget,
     context: Arc<Context>,
+    names: NameCache,
+    /// The host history sessions are scored against (`--baseline`), read-only.
+    history: Option<Arc<History>>,
     ended: Vec<(Session, EndReason)>,
     flow_records: bool,
+    /// Points the packet timelines may hold (`None`: no timelines, the usual fast path).
+    timelines: Option<TimelineBudget>,
     pub stats: DetectStats,
 }
 
@@ -223,10 +267,21 @@ impl Detector {
             table: FlowTable::new(config.max_flows, config.timeouts),
             budget: PrefixBudget::new(config.prefix_budget_bytes),
             context,
+            names: NameCache::default(),
+            history: None,
             ended: Vec::new(),
             flow_records: config.flow_records,
+            timelines: config
+                .timelines
+                .then(|| TimelineBudget::new(TimelineBudget::TOTAL_POINTS / config.threads.max(1))),
             stats: DetectStats::default(),
         }
+    }
+
+    /// Scores sessions against this history from now on (the pipeline calls it at the
+    /// same place in the packet stream for every shard).
+    pub fn set_history(&mut self, history: Arc<History>) {
+        self.history = Some(history);
     }
 
     pub fn table_stats(&self) -> crate::flow::table::TableStats {
@@ -237,9 +292,15 @@ impl Detector {
         self.table.len()
     }
 
+    /// Takes a DNS answer seen on the wire, so that sessions to the answered addresses are
+    /// known by name. Every shard is given every answer at the same place in the stream.
+    pub fn learn_names(&mut self, answer: &DnsAnswer) {
+        self.names.learn(answer);
+    }
+
     /// Feeds one TCP segment; events go to `out`. Idle sessions are swept on the
     /// detector's own schedule (every `sweep_every` of capture time).
-    pub fn process(&mut self, seg: &TcpSegment<'_>, out: &mut Vec<Event>) {
+    pub fn process(&mut self, seg: &TransportSegment<'_>, out: &mut Vec<Event>) {
         self.table.maybe_sweep(seg.ts, &mut self.ended);
         self.process_unswept(seg, out);
     }
@@ -247,11 +308,11 @@ impl Detector {
     /// Feeds one TCP segment without sweeping: for a shard whose sweeps are driven by
     /// the reader (`sweep_at`), so that every shard expires sessions at the same capture
     /// times as a single detector would.
-    pub fn process_unswept(&mut self, seg: &TcpSegment<'_>, out: &mut Vec<Event>) {
+    pub fn process_unswept(&mut self, seg: &TransportSegment<'_>, out: &mut Vec<Event>) {
         self.stats.segments += 1;
         let src = Endpoint { ip: seg.src, port: seg.src_port };
         let dst = Endpoint { ip: seg.dst, port: seg.dst_port };
-        let (key, sender) = FlowKey::new(src, dst);
+        let (key, sender) = FlowKey::new(seg.transport, src, dst);
         let session = match self.table.get_mut(&key) {
             Some(s) => s,
             None => {
@@ -279,13 +340,25 @@ impl Detector {
             dir,
             seq: seg.seq,
             flags: seg.flags,
+            datagram: seg.transport == Transport::Udp,
             payload_len: seg.payload_len,
             payload: seg.payload,
         };
-        if session.evidence.observe(&ev_seg, &mut self.budget) {
+        let new_payload = session.evidence.dirs[dir.idx()].payload_packets;
+        let judge_again = session.evidence.observe(&ev_seg, &mut self.budget);
+        if let Some(budget) = self.timelines.as_mut() {
+            if session.evidence.dirs[dir.idx()].payload_packets != new_payload {
+                let t = session.timeline.get_or_insert_with(Box::default);
+                t.record(seg.ts, dir, seg.payload_len, seg.payload, budget);
+            }
+        }
+        if judge_again {
             self.stats.judged += 1;
-            if let Some(d) = judge(session, &self.context, seg.ts) {
+            if let Some(d) = judge(session, &self.context, &self.names, self.history.as_deref(), seg.ts) {
                 self.stats.detections += 1;
+                if let (Some(t), Some(budget)) = (session.timeline.as_mut(), self.timelines.as_mut()) {
+                    t.mark_decision(budget);
+                }
                 out.push(Event::Detection(Box::new(d)));
             }
         }
@@ -318,14 +391,27 @@ impl Detector {
         for (mut s, reason) in self.ended.drain(..) {
             // A last look: evidence that arrived with the final segments still counts.
             let last = s.last_ts;
-            if let Some(d) = judge(&mut s, &self.context, last) {
+            if let Some(d) = judge(&mut s, &self.context, &self.names, self.history.as_deref(), last) {
                 self.stats.detections += 1;
                 out.push(Event::Detection(Box::new(d)));
             }
             s.evidence.release_prefix(&mut self.budget);
+            self.stats.retransmits += s.evidence.dirs.iter().map(|d| d.retransmits as u64).sum::<u64>();
+            if let (Some(t), Some(budget)) = (s.timeline.take(), self.timelines.as_mut()) {
+                t.release(budget);
+                if s.reported.is_some() {
+                    out.push(Event::Timeline(Box::new(SessionTimeline {
+                        session_id: s.session_id(),
+                        start: s.first_ts,
+                        end: s.last_ts,
+                        timeline: *t,
+                    })));
+                }
+            }
             if self.flow_records {
                 out.push(Event::Flow(Box::new(FlowRecord {
                     session_id: s.session_id(),
+                    transport: s.key.transport,
                     start: s.first_ts,
                     end: s.last_ts,
                     source: s.orig(),
@@ -333,6 +419,7 @@ impl Detector {
                     direction_inferred: s.direction_inferred,
                     end_reason: reason,
                     reported: s.reported,
+                    interactive: s.evidence.turns.interactivity().is_some(),
                     summary: SessionSummary::of(&s),
                 })));
             }
@@ -341,7 +428,13 @@ impl Detector {
 }
 
 /// Judges a session now; returns a detection when its tier rose.
-fn judge(s: &mut Session, ctx: &Context, now: Timestamp) -> Option<Detection> {
+fn judge(
+    s: &mut Session,
+    ctx: &Context,
+    names: &NameCache,
+    history: Option<&History>,
+    now: Timestamp,
+) -> Option<Detection> {
     let ev = &s.evidence;
     if !verdict::is_candidate(ev) {
         return None;
@@ -361,20 +454,25 @@ fn judge(s: &mut Session, ctx: &Context, now: Timestamp) -> Option<Detection> {
                 && crate::context::ports::service(remote.port).and_then(|svc| svc.expects)
                     == Some(ev.protocol[findings.shell_side.idx()]))
     };
-    let placement = ctx.place(s.orig(), s.resp(), shell, remote, remote_speaks, now);
-    let v = verdict::decide(&findings, &placement.facts, None);
+    let mut placement = ctx.place(s.orig(), s.resp(), shell, remote, remote_speaks, now);
+    name_remote(s, &findings, ctx, names, &mut placement);
+    let mut v = verdict::decide(&findings, &placement.facts, None);
+    let history = history.and_then(|h| crate::baseline::facts_for(h, ctx, s, &findings, &placement, now));
+    if let Some(h) = &history {
+        v = verdict::weigh_history(v, &findings, h);
+    }
     let tier = v.tier?;
     if s.reported.is_some_and(|r| r >= tier) {
         return None;
     }
     s.reported = Some(tier);
     s.reports += 1;
-    let mut v = v;
     if s.direction_inferred {
         v.reasons.push("direction-inferred".to_string());
     }
     Some(Detection {
         session_id: s.session_id(),
+        transport: s.key.transport,
         sequence: s.reports,
         decided_at: now,
         session_start: s.first_ts,
@@ -385,8 +483,30 @@ fn judge(s: &mut Session, ctx: &Context, now: Timestamp) -> Option<Detection> {
         findings,
         placement,
         verdict: v,
+        history,
         summary: SessionSummary::of(s),
+        tls: s.evidence.tls.clone(),
     })
+}
+
+/// How the shell host named the remote end it called: the SNI it sent, else the name a
+/// DNS answer gave it for that address before the session began. Only for sessions the
+/// shell host opened, to outside its home networks, whose start was seen.
+fn name_remote(s: &Session, findings: &NetworkFindings, ctx: &Context, names: &NameCache, p: &mut Placement) {
+    if findings.shell_side != Dir::Orig || s.direction_inferred {
+        return;
+    }
+    let (shell, remote) = (s.orig(), s.resp());
+    if ctx.is_home(remote.ip) {
+        return;
+    }
+    let sni = s.evidence.tls.as_deref().and_then(|t| t.client.as_ref()).and_then(|c| c.server_name());
+    let name: Option<Arc<str>> = sni.map(Arc::from).or_else(|| names.lookup(shell.ip, remote.ip, s.first_ts));
+    p.facts.remote_naming = match &name {
+        Some(n) => RemoteNaming::Named(services::classify(n)),
+        None => RemoteNaming::DirectIp,
+    };
+    p.remote_domain = name;
 }
 
 #[cfg(test)]

@@ -101,6 +101,19 @@ pub struct SocketInfo {
     /// The fd numbers under which `process` holds this socket.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fds: Vec<u32>,
+    /// `process` does not hold the socket: its stdio is a pty whose master a holder of the
+    /// socket has open (`python -c 'pty.spawn(...)'`, `socat ... exec:bash,pty`, `script`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pty: Option<PtyLink>,
+}
+
+/// How a process on a pty is wired to a socket: through the pty's master.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PtyLink {
+    /// The slave the process has on its stdio, e.g. `pts/3`.
+    pub name: String,
+    /// The socket holder that has the master open (it relays between the two).
+    pub master_pid: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,11 +141,112 @@ pub struct ProcessInfo {
     pub tty: Option<String>,
     pub user: UserInfo,
     pub std_sockets: StdSockets,
+    /// The terminals fds 0, 1 and 2 are open on, when they are ttys (`pts/3`).
+    #[serde(default, skip_serializing_if = "StdTtys::is_empty")]
+    pub std_ttys: StdTtys,
+    /// The ptys whose master side this process has open (`pts/3`): it drives them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pty_masters: Vec<String>,
+    /// The leader of its process group (`pgid`) and of its session (`sid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_leader: Option<LeaderInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_leader: Option<LeaderInfo>,
+    /// What this pid ran before its last exec, when the agent saw it (`nc -e /bin/sh`
+    /// becomes `sh` in place: this is the `nc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_from: Option<PreviousImage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentInfo>,
     /// Parent first, then its parent, ... up to pid 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ancestors: Vec<AncestorInfo>,
+}
+
+/// Terminal names of fds 0, 1, 2 (None: not a tty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StdTtys {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+}
+
+impl StdTtys {
+    pub fn is_empty(&self) -> bool {
+        self.stdin.is_none() && self.stdout.is_none() && self.stderr.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderInfo {
+    pub pid: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousImage {
+    pub name: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// One exec (or a process first seen by a scan) whose stdio is wired to a connected TCP
+/// socket, directly or through a pty whose master a holder of the socket has open: a
+/// command run over that socket. Separate lines in the same stream as the socket records
+/// (`event.action: exec`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecRecord {
+    /// RFC 3339, UTC: when the exec happened (proc connector), or when the process
+    /// started (found by a scan).
+    #[serde(rename = "@timestamp")]
+    pub timestamp: String,
+    pub observed_ns: i64,
+    pub event: ExecEventInfo,
+    pub host: HostInfo,
+    pub process: ExecProcess,
+    /// Inodes of the sockets the stdio is wired to.
+    pub stdio_sockets: Vec<u64>,
+    /// The pty in between, when the wiring goes through one (`pts/3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdio_pty: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecAction {
+    Exec,
+}
+
+/// Where the agent learnt of the exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecSource {
+    /// The kernel's proc connector reported the exec as it happened.
+    ProcConnector,
+    /// A refresh found the process (no proc connector, or it was already running).
+    Scan,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecEventInfo {
+    pub action: ExecAction,
+    pub source: ExecSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecProcess {
+    pub pid: i32,
+    pub ppid: i32,
+    pub name: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executable: Option<String>,
+    pub user: UserInfo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,7 +347,7 @@ mod tests {
             network: NetworkInfo { transport: Transport::Tcp, ip_version: IpVersion::Ipv6, netns: 7 },
             source: Endpoint { ip: "::1".parse().unwrap(), port: 1 },
             destination: Endpoint { ip: "::1".parse().unwrap(), port: 2 },
-            socket: SocketInfo { inode: 9, state: "ESTABLISHED".into(), uid: 0, fds: vec![] },
+            socket: SocketInfo { inode: 9, state: "ESTABLISHED".into(), uid: 0, fds: vec![], pty: None },
             process: None,
             container: None,
             orchestrator: None,

@@ -5,6 +5,8 @@
 //! driven by the one `pipeline` that both `replay` and `sensor` use.
 
 pub mod agent;
+pub mod baseline;
+pub mod bus;
 pub mod capture;
 pub mod cli;
 pub mod commands;
@@ -15,11 +17,15 @@ pub mod detect;
 pub mod error;
 pub mod evidence;
 pub mod flow;
+pub mod fuzz_targets;
 pub mod inventory;
 pub mod join;
+pub mod names;
 pub mod output;
 pub mod pipeline;
 pub mod report;
+pub mod report_html;
+pub mod sources;
 pub mod time;
 pub mod transport;
 pub mod verdict;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = shellsight::cli::Cli::parse();
-    shellsight::commands::init_logging(cli.verbose, cli.quiet);
+    shellsight::commands::init_logging(cli.verbose, cli.quiet, cli.log_format);
     match shellsight::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

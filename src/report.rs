@@ -23,6 +23,8 @@ pub struct Attribution {
     pub process_name: Option<String>,
     pub parent_name: Option<String>,
     pub command_line: Option<String>,
+    /// Commands run over the socket so far (a live sensor reports again when it grows).
+    pub commands_seen: u64,
 }
 
 /// Finds the process behind a detection's shell-side socket.
@@ -80,9 +82,23 @@ struct Pending {
 struct Reported {
     tier: Tier,
     event_id: String,
-    seq: u16,
+    seq: u32,
     attributed: bool,
+    /// Commands run over the socket as of that record.
+    commands: u64,
 }
+
+/// A live session reported with attribution, watched for commands run over its socket
+/// since: each time more have run, an upgrade that supersedes the previous record.
+struct Watched {
+    detection: Detection,
+    /// Capture time of the last check, and of the last new command (or the report).
+    checked: Timestamp,
+    active: Timestamp,
+}
+
+/// How often a watched session's commands are looked at.
+const COMMANDS_EVERY: Span = Span::from_secs(1);
 
 pub struct Reporter {
     context: Arc<Context>,
@@ -93,6 +109,7 @@ pub struct Reporter {
     keep_trying: Span,
     last: HashMap<String, Reported>,
     pending: Vec<Pending>,
+    watched: Vec<Watched>,
     show_excluded: bool,
     warned_expired: Vec<usize>,
     pub stats: ReportStats,
@@ -114,6 +131,7 @@ impl Reporter {
             keep_trying: Span::from_secs(120),
             last: HashMap::new(),
             pending: Vec::new(),
+            watched: Vec::new(),
             show_excluded,
             warned_expired: Vec::new(),
             stats: ReportStats::default(),
@@ -130,6 +148,9 @@ impl Reporter {
             self.finish_one(d, attribution, false, out);
             return;
         }
+        if let Some(w) = self.watched.iter_mut().find(|w| w.detection.session_id == d.session_id) {
+            w.detection = d.clone();
+        }
         match self.pending.iter_mut().find(|p| p.detection.session_id == d.session_id && !p.reported) {
             Some(p) => p.detection = d,
             None => self.pending.push(Pending { detection: d, since: now, reported: false }),
@@ -144,6 +165,7 @@ impl Reporter {
     /// Reports detections whose wait is over; retries attribution for those reported
     /// without it, for an attributed upgrade.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Alert>) {
+        self.poll_commands(now, out);
         if self.pending.is_empty() {
             return;
         }
@@ -157,6 +179,9 @@ impl Reporter {
             let attribution = self.attributor.as_mut().and_then(|a| a.attribute(&p.detection));
             if let Some(a) = attribution {
                 self.finish_one(p.detection.clone(), Some(a), false, out);
+                if live {
+                    self.watch(&p.detection, now);
+                }
                 return false;
             }
             if !p.reported && (!live || waited >= self.delay) {
@@ -169,8 +194,49 @@ impl Reporter {
         self.pending.extend(waiting);
     }
 
+    fn watch(&mut self, d: &Detection, now: Timestamp) {
+        match self.watched.iter_mut().find(|w| w.detection.session_id == d.session_id) {
+            Some(w) => w.detection = d.clone(),
+            None => self.watched.push(Watched { detection: d.clone(), checked: now, active: now }),
+        }
+    }
+
+    /// Re-attributes watched sessions once a `COMMANDS_EVERY`; reports again those over
+    /// whose socket more commands ran. A session is watched until `keep_trying` passes
+    /// without a new command.
+    fn poll_commands(&mut self, now: Timestamp, out: &mut Vec<Alert>) {
+        let mut watched = std::mem::take(&mut self.watched);
+        watched.retain_mut(|w| {
+            if now - w.checked < COMMANDS_EVERY {
+                return true;
+            }
+            w.checked = now;
+            if self.report_new_commands(&w.detection, out) {
+                w.active = now;
+            }
+            now - w.active < self.keep_trying
+        });
+        self.watched.extend(watched);
+    }
+
+    /// Reports the session again when more commands ran over its socket than its last
+    /// record shows. Returns whether it did.
+    fn report_new_commands(&mut self, d: &Detection, out: &mut Vec<Alert>) -> bool {
+        let Some(shown) = self.last.get(&d.session_id).map(|r| r.commands) else { return false };
+        let Some(a) = self.attributor.as_mut().and_then(|a| a.attribute(d)) else { return false };
+        if a.commands_seen <= shown {
+            return false;
+        }
+        let before = out.len();
+        self.finish_one(d.clone(), Some(a), false, out);
+        out.len() > before
+    }
+
     /// Reports everything still waiting (end of capture or shutdown).
     pub fn flush(&mut self, out: &mut Vec<Alert>) {
+        for w in std::mem::take(&mut self.watched) {
+            self.report_new_commands(&w.detection, out);
+        }
         for p in std::mem::take(&mut self.pending) {
             if p.reported {
                 continue;
@@ -193,11 +259,23 @@ impl Reporter {
         }
     }
 
+    /// The highest tier reported for a session so far (the host history learns only
+    /// sessions below medium).
+    pub fn reported_tier(&self, session_id: &str) -> Option<Tier> {
+        self.last.get(session_id).map(|r| r.tier)
+    }
+
     /// Re-judges with process context, applies exclusions, and reports only a rise in
     /// tier (or the first attribution of a session already reported without one).
     fn judge(&mut self, d: Detection, attribution: Option<Attribution>, pending: bool) -> Option<Alert> {
         let mut verdict = match &attribution {
-            Some(a) => verdict::decide(&d.findings, &d.placement.facts, Some(&a.facts)),
+            Some(a) => {
+                let v = verdict::decide(&d.findings, &d.placement.facts, Some(&a.facts));
+                match &d.history {
+                    Some(h) => verdict::weigh_history(v, &d.findings, h),
+                    None => v,
+                }
+            }
             None => d.verdict.clone(),
         };
         if d.direction_inferred && !verdict.reasons.iter().any(|r| r == "direction-inferred") {
@@ -205,11 +283,13 @@ impl Reporter {
         }
         let tier = verdict.tier?;
         let attributed = attribution.is_some();
+        let commands = attribution.as_ref().map_or(0, |a| a.commands_seen);
         let previous = self.last.get(&d.session_id).cloned();
         if let Some(p) = &previous {
             let rises = tier > p.tier;
             let newly_attributed = attributed && !p.attributed && tier >= p.tier;
-            if !rises && !newly_attributed {
+            let more_commands = attributed && commands > p.commands && tier >= p.tier;
+            if !rises && !newly_attributed && !more_commands {
                 return None;
             }
         }
@@ -226,6 +306,7 @@ impl Reporter {
                 event_id: event_id.clone(),
                 seq,
                 attributed: attributed || previous.as_ref().is_some_and(|p| p.attributed),
+                commands: commands.max(previous.as_ref().map_or(0, |p| p.commands)),
             },
         );
         let remote_asn = d.placement.remote_network.as_ref().map(|n| n.asn);

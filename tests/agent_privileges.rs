@@ -5,6 +5,7 @@
 mod agent_support;
 use agent_support::*;
 use shellsight::inventory::InventoryRecord;
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 #[test]
@@ -13,11 +14,24 @@ fn unprivileged_run_reports_unreadable_processes() {
         return;
     }
     require_tool("setpriv", "util-linux");
-    let (_l, port) = listener(); // held by this (root) test process
+    // The listener is held by this (root) test process.
+    let (_l, port) = listener();
+    // nobody runs a copy outside the checkout, which may be private (0700) to it.
+    let dir = std::env::temp_dir().join(format!("ss-unpriv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("shellsight");
+    std::fs::copy(BIN, &bin).unwrap();
+    for p in [&dir, &bin] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "agent", "--once"])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["agent", "--once"])
+        .current_dir(&dir)
         .output()
         .expect("run setpriv");
+    std::fs::remove_dir_all(&dir).ok();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "agent as nobody failed: {stderr}");
     let recs: Vec<InventoryRecord> = parse_lines(&String::from_utf8(out.stdout).unwrap());

@@ -6,16 +6,19 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-/// The tier each fixture shell must reach at least on network evidence alone, with the default
-/// policy (198.18.0.0/15 is neither home nor in any ASN).
-fn expected_tier(kind_or_file: &str) -> u8 {
-    match kind_or_file {
-        // TLS on 443 to an unknown network: a person typing inside TLS, nothing more.
-        "shell_09_openssl_fifo.pcap" | "shell_13_ncat_ssl_443.pcap" => 1,
-        // TLS on a high port.
-        "shell_04_ncat_ssl.pcap" | "shell_10_socat_ssl_pty.pcap" => 2,
-        // Cleartext: banners, id output, prompts, typed recon.
-        _ => 3,
+/// The tier each fixture shell must reach at least with the default policy, whatever network
+/// the remote end is in (198.18.0.0/15 is neither home nor in any ASN; the hosting copies sit
+/// in rented-server ASNs).
+fn expected_tier(shell: &Value) -> u8 {
+    if shell["tls"] == true {
+        // A person typing inside TLS, on 443, 993 or a high port, to anywhere: medium.
+        2
+    } else if shell["transport"] == "udp" {
+        // Cleartext over UDP: the same turn-taking evidence, no TCP session to lean on.
+        2
+    } else {
+        // Cleartext over TCP: banners, id output, prompts, typed recon.
+        3
     }
 }
 
@@ -30,9 +33,6 @@ fn every_fixture_shell_is_found_at_its_tier_and_early() {
     let files = labels["files"].as_object().expect("files");
     let mut checked = 0;
     for (file, spec) in files {
-        if file.contains("residential") || file.contains("cloud") {
-            continue; // judged with ASN context in network_context.rs
-        }
         let alerts = replay(&[&fixture(&format!("captures/{file}"))], &[]);
         for shell in spec["shells"].as_array().expect("shells") {
             let port = shell["remote_port"].as_u64().or(shell["local_port"].as_u64()).expect("port");
@@ -40,7 +40,7 @@ fn every_fixture_shell_is_found_at_its_tier_and_early() {
                 about(&alerts, shell["victim"].as_str().unwrap(), shell["remote"].as_str().unwrap(), port);
             assert!(!hits.is_empty(), "{file}: shell {} not detected", shell["id"]);
             let best = hits.iter().map(|a| tier_rank(a)).max().unwrap();
-            assert!(best >= expected_tier(file), "{file}: shell {} only at tier {best}", shell["id"]);
+            assert!(best >= expected_tier(shell), "{file}: shell {} only at tier {best}", shell["id"]);
             // Decided while the session was open, within 30 s of its start.
             let first = hits[0];
             let start = first["event"]["start"].as_str().unwrap();
@@ -50,7 +50,7 @@ fn every_fixture_shell_is_found_at_its_tier_and_early() {
             checked += 1;
         }
     }
-    assert!(checked >= 13, "only {checked} shells checked");
+    assert!(checked >= 31, "only {checked} shells checked");
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn no_benign_fixture_session_reaches_medium() {
             checked += 1;
         }
     }
-    assert!(checked >= 7, "only {checked} benign sessions checked");
+    assert!(checked >= 24, "only {checked} benign sessions checked");
 }
 
 #[test]

@@ -3,23 +3,32 @@
 //! rescanned at once. Needs `CAP_NET_ADMIN` in the initial network namespace; where
 //! that is missing `listen` fails and the agent goes on polling only.
 //!
-//! The only unsafe code of the crate is here: four syscalls on a raw netlink socket.
+//! Unsafe code lives here, in `taskstats` and in `sys`: a few syscalls on raw netlink sockets.
 //! Message parsing (`parse_messages`) is safe and pure.
 #![allow(unsafe_code)]
 
+use super::exec::ExecImage;
+use super::taskstats;
+use crate::time::Timestamp;
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcEvent {
     Fork {
         parent: i32,
         child: i32,
     },
     /// A thread-group leader (or one of its threads) called execve; `pid` is the tgid.
+    /// `image` is what the listener's capture read right away (None if it was gone).
+    /// A missed exec comes again once its exit report names it, with an image that has
+    /// its name, parent and user but no argv.
     Exec {
         pid: i32,
+        image: Option<Box<ExecImage>>,
     },
     /// A whole process exited (thread exits are dropped).
     Exit {
@@ -67,7 +76,9 @@ pub fn parse_messages(buf: &[u8]) -> Vec<ProcEvent> {
                         _ => None, // a new thread, not a process
                     }
                 }
-                PROC_EVENT_EXEC => u32_at(msg, data + 4).map(|tgid| ProcEvent::Exec { pid: tgid as i32 }),
+                PROC_EVENT_EXEC => {
+                    u32_at(msg, data + 4).map(|tgid| ProcEvent::Exec { pid: tgid as i32, image: None })
+                }
                 PROC_EVENT_EXIT => match (u32_at(msg, data), u32_at(msg, data + 4)) {
                     (Some(pid), Some(tgid)) if pid == tgid => Some(ProcEvent::Exit { pid: tgid as i32 }),
                     _ => None,
@@ -81,8 +92,11 @@ pub fn parse_messages(buf: &[u8]) -> Vec<ProcEvent> {
     out
 }
 
-/// Subscribes to the proc connector and forwards events from a background thread.
-pub fn listen() -> io::Result<mpsc::Receiver<ProcEvent>> {
+/// Subscribes to the proc connector and forwards events from a background thread, which
+/// calls `capture` on each exec before forwarding it (the process may be gone soon).
+pub fn listen(
+    capture: impl Fn(i32) -> Option<ExecImage> + Send + 'static,
+) -> io::Result<mpsc::Receiver<ProcEvent>> {
     // SAFETY: plain socket(2) call with constant arguments; the result is checked.
     let raw =
         unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, NETLINK_CONNECTOR) };
@@ -128,37 +142,150 @@ pub fn listen() -> io::Result<mpsc::Receiver<ProcEvent>> {
         return Err(io::Error::last_os_error());
     }
 
+    // Execs whose process was gone before `capture` could read it wait here for their
+    // exit report, which names them.
+    let exits = match taskstats::open() {
+        Ok(ts) => Some(ts),
+        Err(e) => {
+            tracing::warn!(
+                "task exit reports unavailable ({e}); a command that exits at once may go unnamed"
+            );
+            None
+        }
+    };
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new().name("cn_proc".into()).spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            // SAFETY: the pointer and length describe `buf`, owned by this thread.
-            let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                match err.raw_os_error() {
-                    Some(libc::ENOBUFS) => {
-                        if tx.send(ProcEvent::Lost).is_err() {
-                            return;
-                        }
-                        continue;
-                    }
-                    Some(libc::EINTR) => continue,
-                    _ => {
-                        tracing::warn!("proc connector stopped: {err}");
-                        let _ = tx.send(ProcEvent::Lost);
-                        return;
-                    }
-                }
-            }
-            for ev in parse_messages(&buf[..n as usize]) {
-                if tx.send(ev).is_err() {
-                    return;
-                }
+        // The capture races the process it reads: a typed `uname -a` is gone within a
+        // millisecond or two, `nc -e` execs the shell sooner. This thread does little
+        // per event (a few small /proc reads) and sleeps in poll otherwise, so it runs
+        // at the lowest real-time priority to be scheduled at once on a busy host (the
+        // kernel's real-time throttling still bounds it); failing that, at nice -20.
+        // Both need CAP_SYS_NICE; without it the thread keeps the default priority, and
+        // the exit reports name what it missed.
+        // SAFETY: plain syscalls on this thread's own id with a valid sched_param;
+        // failure is harmless.
+        unsafe {
+            let param = libc::sched_param { sched_priority: 1 };
+            if libc::sched_setscheduler(0, libc::SCHED_RR, &param) != 0 {
+                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::setpriority(libc::PRIO_PROCESS, tid, -20);
             }
         }
+        let mut reader = Reader { events: fd, exits, missed: HashMap::new(), buf: vec![0u8; 64 * 1024] };
+        while reader.step(&capture, &tx) {}
     })?;
     Ok(rx)
+}
+
+/// How long a missed exec waits for its exit report.
+const MISSED_EXEC_TTL: Duration = Duration::from_secs(5);
+/// Bounds the missed execs kept (a fork bomb of instant exits must not grow it).
+const MISSED_EXECS_MAX: usize = 4096;
+
+struct Reader {
+    events: OwnedFd,
+    /// The taskstats socket and its family id.
+    exits: Option<(OwnedFd, u16)>,
+    /// pid → when its exec was seen, for execs whose capture found the process gone.
+    missed: HashMap<i32, (Timestamp, Instant)>,
+    buf: Vec<u8>,
+}
+
+impl Reader {
+    /// Waits for and forwards one batch of events; false once it should stop.
+    fn step(&mut self, capture: &impl Fn(i32) -> Option<ExecImage>, tx: &mpsc::Sender<ProcEvent>) -> bool {
+        let mut fds = [
+            libc::pollfd { fd: self.events.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: self.exits.as_ref().map_or(-1, |(f, _)| f.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: `fds` is a valid array of pollfd of the length passed (a negative fd
+        // is ignored by poll).
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
+        if rc < 0 {
+            return io::Error::last_os_error().raw_os_error() == Some(libc::EINTR);
+        }
+        if fds[0].revents != 0 && !self.read_events(capture, tx) {
+            return false;
+        }
+        if fds[1].revents != 0 && !self.read_exits(tx) {
+            return false;
+        }
+        let now = Instant::now();
+        self.missed.retain(|_, (_, seen)| now.duration_since(*seen) < MISSED_EXEC_TTL);
+        true
+    }
+
+    fn read_events(
+        &mut self,
+        capture: &impl Fn(i32) -> Option<ExecImage>,
+        tx: &mpsc::Sender<ProcEvent>,
+    ) -> bool {
+        // SAFETY: the pointer and length describe `buf`, owned by this reader.
+        let n = unsafe {
+            libc::recv(
+                self.events.as_raw_fd(),
+                self.buf.as_mut_ptr().cast(),
+                self.buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::ENOBUFS) => tx.send(ProcEvent::Lost).is_ok(),
+                Some(libc::EINTR | libc::EAGAIN) => true,
+                _ => {
+                    tracing::warn!("proc connector stopped: {err}");
+                    let _ = tx.send(ProcEvent::Lost);
+                    false
+                }
+            };
+        }
+        for mut ev in parse_messages(&self.buf[..n as usize]) {
+            if let ProcEvent::Exec { pid, image } = &mut ev {
+                *image = capture(*pid).map(Box::new);
+                if image.is_none() && self.exits.is_some() && self.missed.len() < MISSED_EXECS_MAX {
+                    self.missed.insert(*pid, (Timestamp::wall_clock(), Instant::now()));
+                }
+            }
+            if tx.send(ev).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Names the missed execs among the exits reported, and forwards them.
+    fn read_exits(&mut self, tx: &mpsc::Sender<ProcEvent>) -> bool {
+        let Some((fd, family)) = &self.exits else { return true };
+        let n = match taskstats::recv(fd, &mut self.buf) {
+            Ok(n) => n,
+            // ENOBUFS: reports were dropped; the missed execs they named stay unnamed.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::EINTR | libc::EAGAIN)) => {
+                return true
+            }
+            Err(e) => {
+                tracing::warn!("task exit reports stopped: {e}");
+                self.exits = None;
+                return true;
+            }
+        };
+        if self.missed.is_empty() {
+            return true;
+        }
+        for exit in taskstats::parse_exits(&self.buf[..n], *family) {
+            let Some((at, _)) = self.missed.remove(&exit.pid) else { continue };
+            let image = ExecImage::from_exit(exit, at);
+            if tx.send(ProcEvent::Exec { pid: image.pid, image: Some(Box::new(image)) }).is_err() {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 #[cfg(test)]
@@ -191,7 +318,7 @@ mod tests {
             parse_messages(&buf),
             vec![
                 ProcEvent::Fork { parent: 10, child: 11 },
-                ProcEvent::Exec { pid: 11 },
+                ProcEvent::Exec { pid: 11, image: None },
                 ProcEvent::Exit { pid: 11 }
             ]
         );

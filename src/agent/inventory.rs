@@ -28,6 +28,7 @@
 //! or are ancestors of one, and cached per (pid, start time).
 
 use super::container::{self, ContainerRef};
+use super::exec::{ExecImage, StdioTarget};
 use super::procfs::{self, parse_socket_link};
 use super::sockets::{read_netns_tables, SocketEntry};
 use super::{sys, tree};
@@ -49,24 +50,79 @@ pub struct ScanConfig {
 }
 
 /// One cached process.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct ProcEntry {
     starttime: u64,
     comm: String,
     ppid: i32,
+    pgrp: i32,
+    session: i32,
     tty_nr: u32,
     netns: Option<u64>,
     /// `st_size` of `/proc/<pid>/fd` when the table was read.
     fd_count: Option<u64>,
     /// (fd, socket inode) pairs.
     sockets: Vec<(u32, u64)>,
+    /// What fds 0-2 are, when they are sockets or ptys.
+    stdio: [Option<StdioTarget>; 3],
+    /// Slave numbers of the ptys whose master this process has open.
+    pty_masters: Vec<u32>,
+    /// Mount namespace, read for processes on or driving a pty only: a pty number means
+    /// something only within one devpts, and containers have their own.
+    mnt_ns: Option<u64>,
     /// The fd table could be read.
     fds_ok: bool,
     details: Option<Arc<Details>>,
+    /// argv as captured at exec (proc connector), for `exec_from` of the next exec.
+    exec_args: Option<Arc<Vec<String>>>,
+    /// What this pid ran before its last exec.
+    exec_from: Option<PreviousImage>,
     /// Changes when the pid is reused or execs: part of the record key, so an exec
     /// (e.g. `nc -e` becoming `sh`) closes the old record and opens a new one.
     generation: u64,
 }
+
+impl ProcEntry {
+    /// The first pty among fds 0-2.
+    fn stdio_pty(&self) -> Option<u32> {
+        self.stdio.iter().find_map(|t| match t {
+            Some(StdioTarget::Pty(n)) => Some(*n),
+            _ => None,
+        })
+    }
+
+    fn on_pty(&self) -> bool {
+        self.stdio_pty().is_some() || !self.pty_masters.is_empty()
+    }
+
+    /// fds 0-2 include a socket or a pty.
+    fn stdio_wired(&self) -> bool {
+        self.stdio.iter().any(Option::is_some)
+    }
+
+    /// What it runs now, as the `exec_from` of its next exec.
+    fn image(&self) -> PreviousImage {
+        let args = match (&self.exec_args, &self.details) {
+            (Some(a), _) => a.as_ref().clone(),
+            (None, Some(d)) => d.args.clone(),
+            (None, None) => Vec::new(),
+        };
+        PreviousImage { name: self.comm.clone(), args }
+    }
+}
+
+/// An exec waiting for the next refresh, which decides whether its stdio is wired to a
+/// connected TCP socket (the tables and the pty masters are current then).
+#[derive(Debug)]
+struct PendingExec {
+    image: ExecImage,
+    source: ExecSource,
+    /// Refreshes it has waited for the master of its pty to show up.
+    tries: u8,
+}
+
+/// How many refreshes an exec on a pty waits for its master's holder to be known.
+const PTY_RESOLVE_TRIES: u8 = 3;
 
 #[derive(Debug, Clone)]
 struct Details {
@@ -96,7 +152,7 @@ type ContainerCtx = (Arc<ContainerInfo>, Option<Arc<OrchestratorInfo>>);
 /// The keys of one refresh, with records for the keys that need one.
 type Keyed = Vec<(RecordKey, Option<Arc<InventoryRecord>>)>;
 /// A record to build: namespace, socket, holder (pid, fds).
-type ToBuild = (u64, SocketEntry, Option<(i32, Vec<u32>)>);
+type ToBuild = (u64, SocketEntry, Option<(i32, Vec<u32>)>, Option<PtyLink>);
 type ProcCtx = (Arc<ProcessInfo>, Option<Arc<ContainerCtx>>);
 
 /// Record identity across refreshes: (netns, transport, socket inode, pid or 0,
@@ -119,6 +175,7 @@ pub struct Scanner {
     cfg: ScanConfig,
     host: HostInfo,
     passwd: HashMap<u32, String>,
+    /// Boot time, unix nanoseconds.
     btime: Option<i64>,
     procs: HashMap<i32, ProcEntry>,
     containers: HashMap<ContainerRef, Option<Arc<ContainerCtx>>>,
@@ -134,6 +191,11 @@ pub struct Scanner {
     next_generation: u64,
     scanned_once: bool,
     threads: usize,
+    /// Execs to resolve at the next refresh.
+    pending_execs: Vec<PendingExec>,
+    /// The last exec recorded per pid (start time, argv hash), so a process is recorded
+    /// once however it is seen (exec event, then scans; full rescans).
+    recorded_execs: HashMap<i32, (u64, u64)>,
     pub last_stats: ScanStats,
 }
 
@@ -160,45 +222,68 @@ fn scan_pid(proc_root: &Path, pid: i32) -> PidScan {
         starttime: stat.starttime,
         comm: stat.comm,
         ppid: stat.ppid,
+        pgrp: stat.pgrp,
+        session: stat.session,
         tty_nr: stat.tty_nr,
         netns,
-        fd_count: None,
-        sockets: Vec::new(),
-        fds_ok: false,
-        details: None,
-        generation: 0,
+        ..ProcEntry::default()
     };
     read_fds(&dir, &mut entry);
-    // Socket holders need their details for the records: read them while the
-    // directory is open, in the same parallel pass.
-    if !entry.sockets.is_empty() {
+    if entry.on_pty() {
+        entry.mnt_ns =
+            dir.readlink(c"ns/mnt").ok().and_then(|b| procfs::parse_ns_link(&String::from_utf8_lossy(&b)));
+    }
+    // Socket holders and processes on a pty need their details for the records: read
+    // them while the directory is open, in the same parallel pass.
+    if !entry.sockets.is_empty() || entry.stdio_wired() {
         entry.details = Some(Arc::new(load_details_in(&dir)));
     }
     PidScan::Entry(entry)
 }
 
-/// Reads `fd/` below a process directory: the socket inodes and the fd count.
+/// Reads `fd/` below a process directory: the socket inodes, what fds 0-2 are, the ptys
+/// whose master it holds, and the fd count.
 fn read_fds(dir: &sys::Dir, entry: &mut ProcEntry) {
     entry.sockets.clear();
+    entry.stdio = [None; 3];
+    entry.pty_masters.clear();
     let Ok(fd_dir) = dir.open_dir(c"fd") else {
         entry.fds_ok = false;
         entry.fd_count = None;
         return;
     };
     entry.fd_count = fd_dir.size().ok();
-    let sockets = &mut entry.sockets;
+    let (sockets, stdio) = (&mut entry.sockets, &mut entry.stdio);
+    let mut masters = Vec::new();
     let listed = fd_dir.for_each_entry(|name| {
         let Some(fd) = std::str::from_utf8(name.to_bytes()).ok().and_then(|n| n.parse::<u32>().ok()) else {
             return;
         };
-        if let Ok(target) = fd_dir.readlink(name) {
-            if let Some(inode) = std::str::from_utf8(&target).ok().and_then(parse_socket_link) {
-                sockets.push((fd, inode));
-            }
+        let Ok(target) = fd_dir.readlink(name) else { return };
+        let Ok(target) = std::str::from_utf8(&target) else { return };
+        if let Some(inode) = parse_socket_link(target) {
+            sockets.push((fd, inode));
+        } else if procfs::is_ptmx_link(target) {
+            masters.push(fd);
+        }
+        if fd <= 2 {
+            stdio[fd as usize] = StdioTarget::from_link(target);
         }
     });
     entry.fds_ok = listed.is_ok();
     entry.sockets.sort_unstable();
+    // A master fd says which slave it drives in its fdinfo (rare: terminals, sshd, tmux).
+    let mut buf = Vec::new();
+    for fd in masters {
+        let Ok(path) = std::ffi::CString::new(format!("fdinfo/{fd}")) else { continue };
+        if dir.read(&path, &mut buf).is_ok() {
+            if let Some(n) = procfs::parse_fdinfo_tty_index(&String::from_utf8_lossy(&buf)) {
+                entry.pty_masters.push(n);
+            }
+        }
+    }
+    entry.pty_masters.sort_unstable();
+    entry.pty_masters.dedup();
 }
 
 fn read_sockstat(proc_root: &Path, pid: i32) -> Option<Vec<(String, u64)>> {
@@ -278,7 +363,17 @@ impl Scanner {
         let btime = std::fs::read_to_string(cfg.proc_root.join("stat"))
             .ok()
             .and_then(|s| procfs::parse_btime(&s))
-            .map(|b| b as i64);
+            .map(|b| b as i64 * 1_000_000_000);
+        // `btime` is whole seconds; now minus uptime is the same instant to 10 ms, which
+        // orders a process found by a scan among execs timed by the proc connector.
+        let uptime = std::fs::read_to_string(cfg.proc_root.join("uptime"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|u| u.parse::<f64>().ok()));
+        let precise = uptime.map(|u| now().as_nanos() - (u * 1e9) as i64);
+        let btime = match (btime, precise) {
+            (Some(b), Some(p)) if (p - b).abs() < 2_000_000_000 => Some(p),
+            (b, _) => b,
+        };
         let threads = std::thread::available_parallelism().map(|n| n.get().min(4)).unwrap_or(1);
         Scanner {
             cfg,
@@ -297,6 +392,8 @@ impl Scanner {
             next_generation: 1,
             scanned_once: false,
             threads,
+            pending_execs: Vec::new(),
+            recorded_execs: HashMap::new(),
             last_stats: ScanStats::default(),
         }
     }
@@ -310,42 +407,214 @@ impl Scanner {
         &self.unreadable
     }
 
+    /// Whether a change to this process can change the records: it holds sockets, drives
+    /// a pty, or is the first process on a pty (the shell a pty record names).
+    fn touches_records(&self, e: &ProcEntry) -> bool {
+        if !e.sockets.is_empty() || !e.pty_masters.is_empty() {
+            return true;
+        }
+        e.stdio_pty().is_some_and(|n| self.procs.get(&e.ppid).and_then(ProcEntry::stdio_pty) != Some(n))
+    }
+
     /// Caches a process seen for the first time (or again after exec / pid reuse). Its
-    /// namespace's tables are re-read only if it holds sockets: a process without any
-    /// cannot have changed them.
+    /// namespace's tables are re-read only if it can change the records: a process
+    /// without sockets or ptys cannot have changed them.
     fn insert_new(&mut self, pid: i32, mut e: ProcEntry) {
         e.generation = self.next_generation;
         self.next_generation += 1;
-        if let (Some(ns), false) = (e.netns, e.sockets.is_empty()) {
+        if let (Some(ns), true) = (e.netns, self.touches_records(&e)) {
             self.dirty_ns.insert(ns);
         }
         self.procs.insert(pid, e);
     }
 
     fn forget(&mut self, pid: i32) {
-        if let Some(e) = self.procs.remove(&pid) {
-            if let (Some(ns), false) = (e.netns, e.sockets.is_empty()) {
+        if let Some(e) = self.procs.get(&pid) {
+            if let (Some(ns), true) = (e.netns, self.touches_records(e)) {
                 self.dirty_ns.insert(ns);
             }
+            self.procs.remove(&pid);
         }
     }
 
     /// A pid exec'd (proc connector): forget what we know and rescan it now, so its new
-    /// argv is captured even if it exits before the next refresh. Returns whether one
-    /// of its fds 0-2 is a socket, the reverse-shell shape (the caller may then refresh
+    /// argv is captured even if it exits before the next refresh. `image` is what the
+    /// connector's thread read at once. Returns whether one of its fds 0-2 is a socket
+    /// or a pty, the shape of a command run over a socket (the caller may then refresh
     /// early).
-    pub fn on_exec(&mut self, pid: i32) -> bool {
-        match scan_pid(&self.cfg.proc_root, pid) {
+    pub fn on_exec(&mut self, pid: i32, mut image: Option<ExecImage>) -> bool {
+        // What it ran before, unless the pid was reused (another start time) or the
+        // capture came too late to see the earlier image (the same argv twice).
+        let before = self.procs.get(&pid).map(|old| (old.starttime, old.image()));
+        let wired = match scan_pid(&self.cfg.proc_root, pid) {
             PidScan::Gone => {
                 self.forget(pid);
-                false
+                image.as_ref().is_some_and(ExecImage::wired)
             }
-            PidScan::Entry(e) => {
-                let std_socket = e.sockets.iter().any(|(fd, _)| *fd <= 2);
+            PidScan::Entry(mut e) => {
+                if let Some(img) = &mut image {
+                    // Read in the middle of a further exec, the argv is empty: the
+                    // scan, a little later, has it.
+                    if img.args.is_empty() && img.starttime == e.starttime {
+                        if let Some(d) = &e.details {
+                            img.args = d.args.clone();
+                            img.name = e.comm.clone();
+                        }
+                    }
+                    e.exec_args = Some(Arc::new(img.args.clone()));
+                }
+                let now = e.image();
+                e.exec_from = before
+                    .filter(|(start, old)| {
+                        *start == e.starttime && (old.name != now.name || old.args != now.args)
+                    })
+                    .map(|(_, old)| old);
+                let wired = e.stdio_wired() || image.as_ref().is_some_and(ExecImage::wired);
                 self.insert_new(pid, e);
-                std_socket
+                wired
+            }
+        };
+        if let Some(img) = image.filter(ExecImage::wired) {
+            self.queue_exec(img, ExecSource::ProcConnector);
+        }
+        wired
+    }
+
+    /// Queues an exec for the next refresh, once per (pid, start time, argv).
+    fn queue_exec(&mut self, image: ExecImage, source: ExecSource) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        image.args.hash(&mut h);
+        let seen = (image.starttime, h.finish());
+        if self.recorded_execs.insert(image.pid, seen) == Some(seen) {
+            // A scan found it first: the connector's capture has the better time.
+            if source == ExecSource::ProcConnector {
+                let queued = self.pending_execs.iter_mut().find(|p| {
+                    p.image.pid == image.pid
+                        && p.image.starttime == image.starttime
+                        && p.source == ExecSource::Scan
+                });
+                if let Some(p) = queued {
+                    p.image.at = image.at;
+                    p.source = source;
+                }
+            }
+            return;
+        }
+        self.pending_execs.push(PendingExec { image, source, tries: 0 });
+    }
+
+    /// A process a scan found (new, or changed by an exec without the proc connector)
+    /// whose stdio is a socket or a pty: it may be a command run over a socket.
+    fn queue_scanned(&mut self, pid: i32) {
+        let Some(e) = self.procs.get(&pid) else { return };
+        if !e.stdio_wired() {
+            return;
+        }
+        let d = e.details.clone();
+        let image = ExecImage {
+            pid,
+            at: self.start_time(e.starttime).unwrap_or_else(now),
+            name: e.comm.clone(),
+            ppid: e.ppid,
+            starttime: e.starttime,
+            args: d.as_ref().map(|d| d.args.clone()).unwrap_or_default(),
+            exe: d.as_ref().and_then(|d| d.exe.clone()),
+            uid: d.as_ref().and_then(|d| d.uid),
+            stdio: e.stdio,
+            stdio_unread: false,
+        };
+        self.queue_exec(image, ExecSource::Scan);
+    }
+
+    fn start_time(&self, starttime: u64) -> Option<Timestamp> {
+        self.btime.map(|b| Timestamp::from_nanos(b + starttime as i64 * (1_000_000_000 / USER_HZ)))
+    }
+
+    /// The execs queued since the last call whose stdio is wired to a connected TCP
+    /// socket, directly or through a pty whose master a holder of the socket has open.
+    /// Call after a refresh, so the tables and the fd tables are current. Execs on a
+    /// pty whose master's holder is not known yet wait a few refreshes.
+    pub fn take_execs(&mut self) -> Vec<Arc<ExecRecord>> {
+        if self.pending_execs.is_empty() {
+            return Vec::new();
+        }
+        let connected: HashSet<u64> = self
+            .tables
+            .values()
+            .flat_map(|t| t.sockets.iter())
+            .filter(|s| s.transport == Transport::Tcp && s.line.remote.port() != 0)
+            .map(|s| s.line.inode)
+            .collect();
+        let mut masters: HashMap<u32, Vec<i32>> = HashMap::new();
+        for (&pid, e) in &self.procs {
+            for &n in &e.pty_masters {
+                masters.entry(n).or_default().push(pid);
             }
         }
+        let mut out = Vec::new();
+        let mut waiting = Vec::new();
+        for mut p in std::mem::take(&mut self.pending_execs) {
+            let mut sockets: Vec<u64> = Vec::new();
+            let mut pty = None;
+            let stdio = match (p.image.stdio_unread, self.procs.get(&p.image.ppid)) {
+                (true, Some(parent)) => parent.stdio,
+                _ => p.image.stdio,
+            };
+            for t in stdio.iter().flatten() {
+                match *t {
+                    StdioTarget::Socket(inode) if connected.contains(&inode) => sockets.push(inode),
+                    StdioTarget::Pty(n) => pty = pty.or(Some(n)),
+                    StdioTarget::Socket(_) => {}
+                }
+            }
+            let mut via = None;
+            if let (true, Some(n)) = (sockets.is_empty(), pty) {
+                let mnt = self.procs.get(&p.image.pid).and_then(|e| e.mnt_ns);
+                for m in masters.get(&n).into_iter().flatten() {
+                    let Some(holder) = self.procs.get(m) else { continue };
+                    if mnt.is_some() && holder.mnt_ns.is_some() && mnt != holder.mnt_ns {
+                        continue; // the same number in another devpts
+                    }
+                    sockets.extend(holder.sockets.iter().map(|(_, i)| *i).filter(|i| connected.contains(i)));
+                }
+                if !sockets.is_empty() {
+                    via = Some(format!("pts/{n}"));
+                }
+            }
+            sockets.sort_unstable();
+            sockets.dedup();
+            if sockets.is_empty() {
+                if pty.is_some() && p.tries + 1 < PTY_RESOLVE_TRIES {
+                    p.tries += 1;
+                    waiting.push(p);
+                }
+                continue;
+            }
+            let img = p.image;
+            let uid = img.uid.unwrap_or(u32::MAX);
+            out.push(Arc::new(ExecRecord {
+                timestamp: img.at.to_rfc3339(),
+                observed_ns: img.at.as_nanos(),
+                event: ExecEventInfo { action: ExecAction::Exec, source: p.source },
+                host: self.host.clone(),
+                process: ExecProcess {
+                    pid: img.pid,
+                    ppid: img.ppid,
+                    name: img.name,
+                    args: img.args,
+                    executable: img.exe,
+                    user: UserInfo { id: uid, name: self.passwd.get(&uid).cloned() },
+                },
+                stdio_sockets: sockets,
+                stdio_pty: via,
+            }));
+        }
+        self.pending_execs = waiting;
+        let procs = &self.procs;
+        self.recorded_execs.retain(|pid, _| procs.contains_key(pid));
+        out.sort_by_key(|r| r.observed_ns);
+        out
     }
 
     pub fn on_exit(&mut self, pid: i32) {
@@ -426,7 +695,10 @@ impl Scanner {
                                 e.details = old.details.clone();
                             }
                             e.generation = old.generation;
-                            if old.sockets != e.sockets {
+                            e.exec_args = old.exec_args.clone();
+                            e.exec_from = old.exec_from.clone();
+                            e.mnt_ns = e.mnt_ns.or(old.mnt_ns);
+                            if old.sockets != e.sockets || old.pty_masters != e.pty_masters {
                                 if let Some(ns) = e.netns.or(old.netns) {
                                     self.dirty_ns.insert(ns);
                                 }
@@ -434,8 +706,15 @@ impl Scanner {
                             self.procs.insert(pid, e);
                         }
                         None => {
+                            // Same start time, other name: an exec seen by polling.
+                            let before = self
+                                .procs
+                                .get(&pid)
+                                .filter(|old| old.starttime == e.starttime && old.comm != e.comm);
+                            e.exec_from = before.map(ProcEntry::image);
                             self.forget(pid);
                             self.insert_new(pid, e);
+                            self.queue_scanned(pid);
                         }
                     }
                 }
@@ -501,6 +780,23 @@ impl Scanner {
         read
     }
 
+    /// The first processes on each pty: those whose parent is not on the same pty (the
+    /// shell that `pty.spawn` or `socat ...,pty` started, not the commands run in it),
+    /// with their mount namespace.
+    fn pty_entries(&self) -> HashMap<u32, Vec<(i32, Option<u64>)>> {
+        let mut map: HashMap<u32, Vec<(i32, Option<u64>)>> = HashMap::new();
+        for (&pid, e) in &self.procs {
+            let Some(n) = e.stdio_pty() else { continue };
+            if self.procs.get(&e.ppid).and_then(ProcEntry::stdio_pty) != Some(n) {
+                map.entry(n).or_default().push((pid, e.mnt_ns));
+            }
+        }
+        for v in map.values_mut() {
+            v.sort_unstable();
+        }
+        map
+    }
+
     fn owners(&self) -> HashMap<u64, Vec<(i32, Vec<u32>)>> {
         let mut map: HashMap<u64, Vec<(i32, Vec<u32>)>> = HashMap::new();
         for (&pid, e) in &self.procs {
@@ -547,28 +843,19 @@ impl Scanner {
             .collect();
         let root = self.cfg.proc_root.clone();
         let results = par_map(&pids, self.threads, |&pid| {
-            let mut e = ProcEntry {
-                starttime: 0,
-                comm: String::new(),
-                ppid: 0,
-                tty_nr: 0,
-                netns: None,
-                fd_count: None,
-                sockets: Vec::new(),
-                fds_ok: false,
-                details: None,
-                generation: 0,
-            };
+            let mut e = ProcEntry::default();
             if let Ok(dir) = sys::Dir::open(&root.join(pid.to_string())) {
                 read_fds(&dir, &mut e);
             }
-            (e.fds_ok, e.fd_count, e.sockets)
+            e
         });
-        for (&pid, (ok, count, sockets)) in pids.iter().zip(results) {
+        for (&pid, fresh) in pids.iter().zip(results) {
             if let Some(e) = self.procs.get_mut(&pid) {
-                if ok {
-                    e.fd_count = count;
-                    e.sockets = sockets;
+                if fresh.fds_ok {
+                    e.fd_count = fresh.fd_count;
+                    e.sockets = fresh.sockets;
+                    e.stdio = fresh.stdio;
+                    e.pty_masters = fresh.pty_masters;
                 }
             }
         }
@@ -622,6 +909,7 @@ impl Scanner {
         namespaces.sort_unstable_by_key(|(ns, _)| *ns);
         let mut keys: Vec<(RecordKey, Option<ToBuild>)> = Vec::new();
         let mut nsockets = 0;
+        let pty_entries = self.pty_entries();
         for (ns, table) in &namespaces {
             for s in table.iter() {
                 nsockets += 1;
@@ -629,14 +917,40 @@ impl Scanner {
                 if holders.is_none_or(|h| h.is_empty()) {
                     let key = (*ns, s.transport, s.line.inode, 0, 0);
                     let build = build_all || !self.previous.contains_key(&key);
-                    keys.push((key, build.then_some((*ns, *s, None))));
+                    keys.push((key, build.then_some((*ns, *s, None, None))));
                     continue;
                 }
-                for (pid, fds) in holders.into_iter().flatten() {
+                let holders = holders.map(Vec::as_slice).unwrap_or_default();
+                for (pid, fds) in holders {
                     let generation = self.procs.get(pid).map_or(0, |e| e.generation);
                     let key = (*ns, s.transport, s.line.inode, *pid, generation);
                     let build = build_all || !self.previous.contains_key(&key);
-                    keys.push((key, build.then(|| (*ns, *s, Some((*pid, fds.clone()))))));
+                    keys.push((key, build.then(|| (*ns, *s, Some((*pid, fds.clone())), None))));
+                }
+                // The shells on the ptys a holder of a connected TCP socket drives: the
+                // socket is their stdio, one pty away.
+                if s.transport != Transport::Tcp || s.line.remote.port() == 0 {
+                    continue;
+                }
+                for (master, _) in holders {
+                    let Some(m) = self.procs.get(master) else { continue };
+                    for n in &m.pty_masters {
+                        for (shell, mnt) in pty_entries.get(n).into_iter().flatten() {
+                            if holders.iter().any(|(p, _)| p == shell)
+                                || (mnt.is_some() && m.mnt_ns.is_some() && *mnt != m.mnt_ns)
+                            {
+                                continue;
+                            }
+                            let generation = self.procs.get(shell).map_or(0, |e| e.generation);
+                            let key = (*ns, s.transport, s.line.inode, *shell, generation);
+                            let build = build_all || !self.previous.contains_key(&key);
+                            let link = || PtyLink { name: format!("pts/{n}"), master_pid: *master };
+                            keys.push((
+                                key,
+                                build.then(|| (*ns, *s, Some((*shell, Vec::new())), Some(link()))),
+                            ));
+                        }
+                    }
                 }
             }
         }
@@ -645,7 +959,7 @@ impl Scanner {
         let mut need: Vec<i32> = Vec::new();
         let mut seen = HashSet::new();
         for (_, b) in &keys {
-            let Some((_, _, Some((pid, _)))) = b else { continue };
+            let Some((_, _, Some((pid, _)), _)) = b else { continue };
             let mut p = *pid;
             while p > 0 && seen.insert(p) {
                 let Some(e) = self.procs.get(&p) else { break };
@@ -670,7 +984,7 @@ impl Scanner {
         let mut out = Vec::with_capacity(keys.len());
         let mut built = 0;
         for (key, build) in keys {
-            let Some((ns, s, holder)) = build else {
+            let Some((ns, s, holder, pty)) = build else {
                 out.push((key, None));
                 continue;
             };
@@ -692,6 +1006,7 @@ impl Scanner {
                     state: procfs::tcp_state_name(s.line.state).to_string(),
                     uid: s.line.uid,
                     fds: Vec::new(),
+                    pty,
                 },
                 process: None,
                 container: None,
@@ -765,10 +1080,14 @@ impl Scanner {
             stdout_inode: fd_inode(1),
             stderr_inode: fd_inode(2),
         };
-        let start = self.btime.map(|b| {
-            Timestamp::from_nanos(b * 1_000_000_000 + e.starttime as i64 * (1_000_000_000 / USER_HZ))
-                .to_rfc3339()
-        });
+        let start = self.start_time(e.starttime).map(Timestamp::to_rfc3339);
+        let tty_of = |fd: usize| match e.stdio[fd] {
+            Some(StdioTarget::Pty(n)) => Some(format!("pts/{n}")),
+            _ => None,
+        };
+        let leader = |id: i32| {
+            (id > 0).then(|| LeaderInfo { pid: id, name: self.procs.get(&id).map(|l| l.comm.clone()) })
+        };
         let uid = d.uid.unwrap_or(u32::MAX);
         let parent = chain.first().map(|(p, n)| ParentInfo {
             pid: *p,
@@ -787,6 +1106,11 @@ impl Scanner {
             tty: procfs::tty_name(e.tty_nr),
             user: UserInfo { id: uid, name: self.passwd.get(&uid).cloned() },
             std_sockets,
+            std_ttys: StdTtys { stdin: tty_of(0), stdout: tty_of(1), stderr: tty_of(2) },
+            pty_masters: e.pty_masters.iter().map(|n| format!("pts/{n}")).collect(),
+            group_leader: leader(e.pgrp),
+            session_leader: leader(e.session),
+            exec_from: e.exec_from.clone(),
             parent,
             ancestors: chain
                 .into_iter()
@@ -881,6 +1205,15 @@ fn now() -> Timestamp {
     )
 }
 
+/// Orders records by socket and pid; for one process's hold on a socket, a `closed`
+/// (of the image before an exec) comes before the `opened` of the new one.
 fn sort_records(v: &mut [Arc<InventoryRecord>]) {
-    v.sort_by_key(|r| (r.network.netns, r.socket.inode, r.process.as_ref().map(|p| p.pid).unwrap_or(0)));
+    v.sort_by_key(|r| {
+        (
+            r.network.netns,
+            r.socket.inode,
+            r.process.as_ref().map(|p| p.pid).unwrap_or(0),
+            r.event.action != Action::Closed,
+        )
+    });
 }

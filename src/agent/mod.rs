@@ -7,19 +7,27 @@
 //! - `tree`: parent chains;
 //! - `container`: cgroup → container id and runtime; runtime state → pod metadata;
 //! - `inventory`: the scanner, full then incremental;
-//! - `cnproc`: the kernel proc connector (exec events), and `sys`: fd-relative /proc
-//!   access (`openat`, `readlinkat`); the only unsafe code.
+//! - `cnproc`: the kernel proc connector (exec events), `taskstats`: exit reports that
+//!   name the execs it was too late to read, and `sys`: fd-relative /proc access
+//!   (`openat`, `readlinkat`); the only unsafe code;
+//! - `capabilities`: what the agent needs beyond a user's rights, checked at start;
+//! - `exec`: what a process became at exec, read as the event arrives; the scanner turns
+//!   execs whose stdio is wired to a TCP socket (directly or through a pty) into
+//!   [`ExecRecord`]s, the commands run over that socket.
 
+pub mod capabilities;
 pub mod cnproc;
 pub mod container;
+pub mod exec;
 pub mod inventory;
 pub mod procfs;
 pub mod sockets;
 pub mod sys;
+pub mod taskstats;
 pub mod tree;
 
 use crate::error::{Error, Result};
-use crate::inventory::InventoryRecord;
+use crate::inventory::{ExecRecord, InventoryRecord};
 use crate::join::conntrack::NatEntry;
 use inventory::{ScanConfig, Scanner};
 use std::collections::HashMap;
@@ -45,7 +53,9 @@ pub struct AgentConfig {
     /// Subscribe to the kernel proc connector (only meaningful on the live /proc).
     pub use_cn_proc: bool,
     /// Stream to a sensor at this address with this token instead of writing lines.
-    pub connect: Option<(String, String)>,
+    pub connect: Option<(crate::transport::client::Endpoint, crate::transport::Token)>,
+    /// Publish to the fleet bus instead of writing lines.
+    pub bus: Option<crate::bus::BusConfig>,
 }
 
 /// How soon after the exec of a process whose fds 0-2 include a socket the next
@@ -134,6 +144,10 @@ pub trait InventorySink {
     fn nat(&mut self, _observed_ns: i64, _entries: Vec<NatEntry>) -> Result<()> {
         Ok(())
     }
+    /// Execs whose stdio is wired to a connected TCP socket: commands run over it.
+    fn execs(&mut self, _records: &[Arc<ExecRecord>]) -> Result<()> {
+        Ok(())
+    }
     /// The next refresh must be a full snapshot (the sink lost its state, say after a
     /// reconnect).
     fn wants_snapshot(&self) -> bool {
@@ -171,12 +185,28 @@ impl InventorySink for WriterSink {
     fn nat(&mut self, observed_ns: i64, entries: Vec<NatEntry>) -> Result<()> {
         for nat in entries {
             let line = crate::join::NatLine { observed_ns, nat };
-            serde_json::to_writer(&mut self.out, &line)
-                .map_err(std::io::Error::other)
-                .and_then(|_| self.out.write_all(b"\n"))
-                .map_err(|e| Error::runtime(format!("writing the inventory: {e}")))?;
+            self.line(&line)?;
         }
         Ok(())
+    }
+
+    fn execs(&mut self, records: &[Arc<ExecRecord>]) -> Result<()> {
+        for r in records {
+            self.line(&**r)?;
+        }
+        if !records.is_empty() {
+            self.out.flush().map_err(|e| Error::runtime(format!("writing the inventory: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+impl WriterSink {
+    fn line(&mut self, value: &impl serde::Serialize) -> Result<()> {
+        serde_json::to_writer(&mut self.out, value)
+            .map_err(std::io::Error::other)
+            .and_then(|_| self.out.write_all(b"\n"))
+            .map_err(|e| Error::runtime(format!("writing the inventory: {e}")))
     }
 }
 
@@ -195,6 +225,11 @@ impl InventorySink for LinkSink {
 
     fn nat(&mut self, observed_ns: i64, entries: Vec<NatEntry>) -> Result<()> {
         self.0.send_nat(observed_ns, entries);
+        Ok(())
+    }
+
+    fn execs(&mut self, records: &[Arc<ExecRecord>]) -> Result<()> {
+        self.0.send_execs(records.to_vec());
         Ok(())
     }
 
@@ -228,6 +263,15 @@ impl InventorySink for CacheSink {
         }
         Ok(())
     }
+
+    fn execs(&mut self, records: &[Arc<ExecRecord>]) -> Result<()> {
+        if let (false, Ok(mut cache)) = (records.is_empty(), self.0.lock()) {
+            for r in records {
+                cache.ingest_exec(r.clone());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Connections this host translates, from `<proc>/net/nf_conntrack` when the kernel
@@ -238,15 +282,30 @@ fn read_nat(proc_root: &std::path::Path) -> Vec<NatEntry> {
 }
 
 pub fn run(cfg: AgentConfig) -> Result<()> {
+    if !cfg.quiet && cfg.scan.proc_root == std::path::Path::new("/proc") {
+        capabilities::warn_missing();
+    }
+    if let Some(bus) = &cfg.bus {
+        let probe = Scanner::new(cfg.scan.clone());
+        let (host, boot_id) = (probe.host().name.clone(), probe.host().boot_id.clone());
+        let mut sink = crate::bus::agent::BusSink::start(bus.clone(), host, boot_id)?;
+        let result = run_with(&cfg, &mut sink, None);
+        let counters = sink.counters.clone();
+        sink.close();
+        if !cfg.quiet {
+            eprintln!("shellsight agent: bus {}", counters.json());
+        }
+        return result;
+    }
     let mut sink: Box<dyn InventorySink> = match &cfg.connect {
-        Some((addr, token)) => {
+        Some((to, token)) => {
             let probe = Scanner::new(cfg.scan.clone());
             let id = crate::transport::client::Identity {
                 token: token.clone(),
                 host: probe.host().name.clone(),
                 boot_id: probe.host().boot_id.clone(),
             };
-            Box::new(LinkSink(crate::transport::client::SensorLink::start(addr.clone(), id)?))
+            Box::new(LinkSink(crate::transport::client::SensorLink::start(to.clone(), id)?))
         }
         None => Box::new(WriterSink::open(cfg.output.as_deref())?),
     };
@@ -274,7 +333,9 @@ pub fn run_with(
 
     let mut events = None;
     if cfg.use_cn_proc {
-        match cnproc::listen() {
+        let proc_root = cfg.scan.proc_root.clone();
+        let capture = move |pid| exec::capture(&proc_root, pid, crate::time::Timestamp::wall_clock());
+        match cnproc::listen(capture) {
             Ok(rx) => {
                 scanner.verify_identity = false;
                 events = Some(rx);
@@ -290,6 +351,7 @@ pub fn run_with(
     if !sink.records(&records, true)? {
         return Ok(());
     }
+    sink.execs(&scanner.take_execs())?;
     sink.nat(crate::time::Timestamp::wall_clock().as_nanos(), read_nat(&cfg.scan.proc_root))?;
     summary(&scanner, cfg.quiet);
     let mut periodic = Instant::now() + cfg.interval;
@@ -307,6 +369,7 @@ pub fn run_with(
             if !sink.records(&records, snapshot)? {
                 return Ok(());
             }
+            sink.execs(&scanner.take_execs())?;
             if now >= periodic {
                 sink.nat(crate::time::Timestamp::wall_clock().as_nanos(), read_nat(&cfg.scan.proc_root))?;
                 periodic = Instant::now() + cfg.interval;
@@ -323,9 +386,9 @@ pub fn run_with(
             continue;
         };
         match rx.recv_timeout(wait) {
-            Ok(cnproc::ProcEvent::Exec { pid }) => {
+            Ok(cnproc::ProcEvent::Exec { pid, image }) => {
                 let soon = Instant::now() + EXEC_REFRESH_DELAY;
-                if scanner.on_exec(pid) && early_left > 0 && soon < next {
+                if scanner.on_exec(pid, image.map(|b| *b)) && early_left > 0 && soon < next {
                     next = soon;
                     early_left -= 1;
                 }

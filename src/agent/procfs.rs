@@ -12,6 +12,9 @@ pub struct Stat {
     pub comm: String,
     pub state: char,
     pub ppid: i32,
+    /// Process group and session ids (fields 5 and 6).
+    pub pgrp: i32,
+    pub session: i32,
     pub tty_nr: u32,
     /// Clock ticks since boot at which the process started.
     pub starttime: u64,
@@ -31,11 +34,12 @@ pub fn parse_stat(s: &str) -> Option<Stat> {
     let mut rest = s[close + 1..].split_ascii_whitespace();
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?; // 4
-    let mut rest = rest.skip(2); // pgrp 5, session 6
+    let pgrp = rest.next()?.parse().ok()?; // 5
+    let session = rest.next()?.parse().ok()?; // 6
     let tty_nr = rest.next()?.parse::<i64>().ok()? as u32; // 7
                                                            // Skip 8..=21 (14 fields) to reach 22 starttime.
     let starttime = rest.nth(14)?.parse().ok()?;
-    Some(Stat { pid, comm, state, ppid, tty_nr, starttime })
+    Some(Stat { pid, comm, state, ppid, pgrp, session, tty_nr, starttime })
 }
 
 /// The fields of `/proc/<pid>/status` the agent uses.
@@ -98,6 +102,24 @@ pub fn parse_cgroup(s: &str) -> Vec<CgroupLine> {
 /// `socket:[12345]` → 12345 (the target of a `/proc/<pid>/fd/N` link).
 pub fn parse_socket_link(s: &str) -> Option<u64> {
     s.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// `/dev/pts/3` → 3 (an fd open on a pseudo-terminal's slave side). Inside a container
+/// the path is the container's own devpts, so the index is only meaningful together with
+/// the mount namespace.
+pub fn parse_pts_link(s: &str) -> Option<u32> {
+    s.strip_prefix("/dev/pts/")?.parse().ok()
+}
+
+/// An fd open on the pseudo-terminal multiplexer: a pty's master side.
+pub fn is_ptmx_link(s: &str) -> bool {
+    s == "/dev/ptmx" || s == "/dev/pts/ptmx"
+}
+
+/// `tty-index` of `/proc/<pid>/fdinfo/<fd>` for a ptmx fd (Linux ≥ 4.19): the number of
+/// the slave (`/dev/pts/N`) this master drives.
+pub fn parse_fdinfo_tty_index(s: &str) -> Option<u32> {
+    s.lines().find_map(|l| l.strip_prefix("tty-index:")).and_then(|v| v.trim().parse().ok())
 }
 
 /// `net:[4026531840]` → 4026531840 (the target of `/proc/<pid>/ns/net`).
@@ -192,7 +214,8 @@ fn parse_hex_sockaddr(s: &str) -> Option<SocketAddr> {
         32 => {
             let mut bytes = [0u8; 16];
             for i in 0..4 {
-                let word = u32::from_str_radix(&addr[i * 8..i * 8 + 8], 16).ok()?;
+                // `get`, not indexing: a non-ASCII byte may sit across a word boundary.
+                let word = u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16).ok()?;
                 bytes[i * 4..i * 4 + 4].copy_from_slice(&word.to_ne_bytes());
             }
             IpAddr::V6(Ipv6Addr::from(bytes))
@@ -247,6 +270,14 @@ pub fn tcp_state_name(state: u8) -> &'static str {
 mod tests {
     use super::*;
 
+    /// Found by the `procfs` fuzz target: a 32-character address whose word boundary
+    /// falls inside a multi-byte character panicked on slicing.
+    #[test]
+    fn a_v6_address_with_a_multibyte_char_is_malformed_not_a_panic() {
+        let line = "  0: 0500000\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}A:0016 00000000000000000000000000000000:0000 0A 0:0 0:0 0 0 0 1234";
+        assert!(parse_net_line(line).is_none());
+    }
+
     const STAT_BASH: &str = "4242 (bash) S 4200 4242 4200 34816 4242 4194304 1234 0 0 0 3 1 0 0 20 0 1 0 987654 9146368 1203 18446744073709551615 1 1 0 0 0 0 65536 3670020 1266777851 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
 
     #[test]
@@ -256,6 +287,7 @@ mod tests {
         assert_eq!(s.comm, "bash");
         assert_eq!(s.state, 'S');
         assert_eq!(s.ppid, 4200);
+        assert_eq!((s.pgrp, s.session), (4242, 4200));
         assert_eq!(s.tty_nr, 34816);
         assert_eq!(s.starttime, 987654);
         assert_eq!(tty_name(s.tty_nr).as_deref(), Some("pts/0"));
@@ -335,6 +367,13 @@ mod tests {
         assert_eq!(parse_ns_link("net:[]"), None);
         assert_eq!(parse_exe_link("/usr/bin/bash"), ("/usr/bin/bash".into(), false));
         assert_eq!(parse_exe_link("/tmp/x (deleted)"), ("/tmp/x".into(), true));
+        assert_eq!(parse_pts_link("/dev/pts/12"), Some(12));
+        assert_eq!(parse_pts_link("/dev/pts/ptmx"), None);
+        assert_eq!(parse_pts_link("/dev/tty1"), None);
+        assert!(is_ptmx_link("/dev/ptmx") && is_ptmx_link("/dev/pts/ptmx") && !is_ptmx_link("/dev/pts/1"));
+        let fdinfo = "pos:\t0\nflags:\t02100002\nmnt_id:\t24\nino:\t91\ntty-index:\t7\n";
+        assert_eq!(parse_fdinfo_tty_index(fdinfo), Some(7));
+        assert_eq!(parse_fdinfo_tty_index("pos:\t0\n"), None);
     }
 
     #[test]

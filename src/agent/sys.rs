@@ -3,7 +3,7 @@
 //! full walk of `/proc/<pid>/...` (the kernel revalidates the pid at every walk).
 //! With ~10 fds per process this is most of the fd walk's kernel time.
 //!
-//! The crate's second and last unsafe module (with `cnproc`); everything it returns is
+//! One of the three unsafe modules (with `cnproc` and `taskstats`); everything it returns is
 //! owned, safe data.
 #![allow(unsafe_code)]
 

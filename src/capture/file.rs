@@ -28,12 +28,27 @@ pub struct CaptureFile {
     /// Where the current record or block body lies in `reader.buf`.
     rec: Range<usize>,
     warnings: Vec<String>,
+    /// Records that claimed more bytes than the file's snaplen (warned once, at the end).
+    over_snaplen: u64,
+    /// pcapng packet blocks whose captured length runs past the block (warned once).
+    lying_caplen: u64,
+    /// pcapng blocks of types this reader does not know, by type (warned at the end).
+    unknown_blocks: Vec<(u32, u64)>,
     done: bool,
 }
 
 enum Format {
-    Pcap { big_endian: bool, nanos: bool, link: LinkType },
-    PcapNg { big_endian: bool, interfaces: Vec<Interface> },
+    /// `snaplen` 0 means the header did not say.
+    Pcap {
+        big_endian: bool,
+        nanos: bool,
+        link: LinkType,
+        snaplen: u32,
+    },
+    PcapNg {
+        big_endian: bool,
+        interfaces: Vec<Interface>,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -78,6 +93,9 @@ impl CaptureFile {
             format: Format::PcapNg { big_endian: false, interfaces: Vec::new() },
             rec: 0..0,
             warnings: Vec::new(),
+            over_snaplen: 0,
+            lying_caplen: 0,
+            unknown_blocks: Vec::new(),
             done: false,
         };
         let mut magic = [0u8; 4];
@@ -159,8 +177,9 @@ impl CaptureFile {
             Fill::Full => {}
             _ => return Err(self.not_a_capture("the pcap file header is cut off")),
         }
+        let snaplen = u32_at(&rest, 12, big_endian);
         let link = u32_at(&rest, 16, big_endian) & 0xffff;
-        self.format = Format::Pcap { big_endian, nanos, link: LinkType(link as u16) };
+        self.format = Format::Pcap { big_endian, nanos, link: LinkType(link as u16), snaplen };
         Ok(())
     }
 
@@ -189,7 +208,13 @@ impl CaptureFile {
         Ok(())
     }
 
-    fn next_pcap(&mut self, big_endian: bool, nanos: bool, link: LinkType) -> Result<Option<RawPacket<'_>>> {
+    fn next_pcap(
+        &mut self,
+        big_endian: bool,
+        nanos: bool,
+        link: LinkType,
+        snaplen: u32,
+    ) -> Result<Option<RawPacket<'_>>> {
         let mut head = [0u8; 16];
         if !self.read_head(&mut head, "a record header")? {
             return Ok(None);
@@ -206,6 +231,10 @@ impl CaptureFile {
             ));
             self.done = true;
             return Ok(None);
+        }
+        if snaplen != 0 && caplen > snaplen as usize {
+            // The writer broke its own promise; the bytes are there, so read them.
+            self.over_snaplen += 1;
         }
         match self.fill_buf(caplen)? {
             Fill::Full => {}
@@ -320,6 +349,9 @@ impl CaptureFile {
                         ));
                         continue;
                     };
+                    if caplen > body_len - 20 {
+                        self.lying_caplen += 1;
+                    }
                     let caplen = caplen.min(body_len - 20);
                     let ts = iface.timestamp(((ts_hi as u64) << 32) | ts_lo as u64);
                     let data = &self.rec()[20..20 + caplen];
@@ -349,8 +381,20 @@ impl CaptureFile {
                         data,
                     }));
                 }
-                _ => {} // statistics, name resolution, custom blocks: not needed
+                // Name resolution, statistics, decryption secrets, systemd journal,
+                // custom blocks, Darwin process info: known, not needed.
+                4 | 5 | 9 | 10 | 0x0BAD | 0x4000_0BAD | 0x8000_0001 => {}
+                other => self.count_unknown_block(other),
             }
+        }
+    }
+
+    /// Counts a block of a type this reader does not know (up to 16 distinct types).
+    fn count_unknown_block(&mut self, block_type: u32) {
+        if let Some((_, n)) = self.unknown_blocks.iter_mut().find(|(t, _)| *t == block_type) {
+            *n += 1;
+        } else if self.unknown_blocks.len() < 16 {
+            self.unknown_blocks.push((block_type, 1));
         }
     }
 
@@ -450,12 +494,34 @@ impl PacketSource for CaptureFile {
             return Ok(None);
         }
         match self.format {
-            Format::Pcap { big_endian, nanos, link } => self.next_pcap(big_endian, nanos, link),
+            Format::Pcap { big_endian, nanos, link, snaplen } => {
+                self.next_pcap(big_endian, nanos, link, snaplen)
+            }
             Format::PcapNg { .. } => self.next_pcapng(),
         }
     }
 
     fn warnings(&mut self) -> Vec<String> {
+        let path = self.path.display();
+        if self.over_snaplen > 0 {
+            let snaplen = match self.format {
+                Format::Pcap { snaplen, .. } => snaplen,
+                Format::PcapNg { .. } => 0,
+            };
+            self.warnings.push(format!(
+                "{path}: {} records are longer than the file's snaplen ({snaplen}); they were read as they are",
+                std::mem::take(&mut self.over_snaplen)
+            ));
+        }
+        if self.lying_caplen > 0 {
+            self.warnings.push(format!(
+                "{path}: {} packet blocks claim more captured bytes than they hold; only the bytes present were read",
+                std::mem::take(&mut self.lying_caplen)
+            ));
+        }
+        for (block_type, n) in self.unknown_blocks.drain(..) {
+            self.warnings.push(format!("{path}: skipped {n} pcapng blocks of unknown type {block_type:#x}"));
+        }
         std::mem::take(&mut self.warnings)
     }
 

@@ -4,6 +4,8 @@ use crate::agent::inventory::ScanConfig;
 use crate::agent::AgentConfig;
 use crate::cli::AgentArgs;
 use crate::error::{Error, Result};
+use crate::transport::client::Endpoint;
+use crate::transport::tls::ClientTls;
 use std::time::Duration;
 
 /// Parses `1s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
@@ -35,13 +37,29 @@ pub fn resolve(args: AgentArgs, quiet: bool) -> Result<AgentConfig> {
                     "--connect streams to a sensor; it does not go with --output or --once",
                 ));
             }
-            Some((addr.clone(), crate::transport::read_token(path)?))
+            let tls = match &args.tls_ca {
+                Some(ca) => {
+                    let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+                    Some(ClientTls::load(ca, identity, args.tls_server_name.as_deref())?)
+                }
+                None => None,
+            };
+            Some((Endpoint { addr: addr.clone(), tls }, crate::transport::read_token(path)?))
         }
         (Some(_), None) => {
             return Err(Error::usage("--connect needs --token-file: the sensor authenticates agents"))
         }
         (None, Some(_)) => return Err(Error::usage("--token-file goes with --connect")),
         (None, None) => None,
+    };
+    let bus = match &args.bus.bus {
+        Some(_) if connect.is_some() || args.output.is_some() || args.once => {
+            return Err(Error::usage(
+                "--bus publishes the inventory; it does not go with --connect, --output or --once",
+            ))
+        }
+        Some(url) => Some(crate::bus::BusConfig::from_args(url, &args.bus)?),
+        None => None,
     };
     let interval = parse_interval(&args.interval)?;
     let duration = match args.duration {
@@ -66,11 +84,35 @@ pub fn resolve(args: AgentArgs, quiet: bool) -> Result<AgentConfig> {
         quiet,
         use_cn_proc,
         connect,
+        bus,
     })
 }
 
 pub fn run(args: AgentArgs, quiet: bool) -> Result<()> {
-    crate::agent::run(resolve(args, quiet)?)
+    match args.auditd.clone() {
+        Some(log) => follow_auditd(&log, args, quiet),
+        None => crate::agent::run(resolve(args, quiet)?),
+    }
+}
+
+/// `agent --auditd LOG`: the audit log instead of /proc, to the same sinks.
+fn follow_auditd(log: &std::path::Path, args: AgentArgs, quiet: bool) -> Result<()> {
+    let cfg = resolve(args, quiet)?;
+    let host = std::fs::read_to_string(cfg.scan.proc_root.join("sys/kernel/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let mut sink: Box<dyn crate::agent::InventorySink> = match &cfg.connect {
+        Some((to, token)) => {
+            let id = crate::transport::client::Identity {
+                token: token.clone(),
+                host: host.clone(),
+                boot_id: format!("auditd:{host}"),
+            };
+            Box::new(crate::agent::LinkSink(crate::transport::client::SensorLink::start(to.clone(), id)?))
+        }
+        None => Box::new(crate::agent::WriterSink::open(cfg.output.as_deref())?),
+    };
+    crate::sources::follow::follow_auditd(log, &host, sink.as_mut(), cfg.duration)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What `replay` and `sensor` share: resolving the detection options into a validated
 //! setup, building the pipeline, and the closing summary.
 
+use crate::baseline::Baseline;
 use crate::cli::{DetectArgs, OutputFormat};
 use crate::config::SitePolicy;
 use crate::context::asn::AsnDb;
@@ -8,7 +9,7 @@ use crate::context::resolve::Context;
 use crate::detect::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::join::{load_inventory, InventoryAttributor, InventoryCache};
-use crate::output::{AlertSink, FlowSink, Format};
+use crate::output::{AlertSink, FlowSink, Format, RecordTap};
 use crate::pipeline::{Pipeline, Summary};
 use crate::report::{Attributor, Reporter};
 use crate::time::Span;
@@ -28,6 +29,10 @@ pub struct DetectSetup {
     /// Socket inventories (recorded, or streamed in by agents) for attribution.
     pub inventory: Option<Arc<Mutex<InventoryCache>>>,
     pub attribution_delay: Span,
+    /// Host history file (`--baseline`), and how often to write it (packet time).
+    pub baseline: Option<(PathBuf, Span)>,
+    /// The HTML report (`replay --report`): its path, and how many sessions get a chart.
+    pub report: Option<(PathBuf, usize)>,
 }
 
 impl DetectSetup {
@@ -73,18 +78,29 @@ impl DetectSetup {
             live,
             inventory,
             attribution_delay: Span::ZERO,
+            baseline: None,
+            report: None,
         })
     }
 
     pub fn build_pipeline(&self) -> Result<Pipeline> {
-        let alerts = AlertSink::open(self.output.as_deref(), self.format, self.live)?;
+        self.build_pipeline_with_tap(None)
+    }
+
+    /// The pipeline, whose alerts and stats also go to `tap` (the fleet bus).
+    pub fn build_pipeline_with_tap(&self, tap: Option<Box<dyn RecordTap>>) -> Result<Pipeline> {
+        let alerts = AlertSink::open(self.output.as_deref(), self.format, self.live)?.with_tap(tap);
         let flows = self.flows.as_deref().map(FlowSink::create).transpose()?;
         let attributor = self.inventory.as_ref().map(|cache| {
             Box::new(InventoryAttributor::new(cache.clone(), self.context.clone())) as Box<dyn Attributor>
         });
         let reporter =
             Reporter::new(self.context.clone(), attributor, self.show_excluded, self.attribution_delay);
-        Ok(Pipeline::new(self.detector, self.context.clone(), reporter, alerts, flows))
+        let baseline = match &self.baseline {
+            Some((path, every)) => Some(Baseline::open(path, *every)?),
+            None => None,
+        };
+        Ok(Pipeline::new(self.detector, self.context.clone(), reporter, alerts, flows, baseline))
     }
 }
 
@@ -97,22 +113,29 @@ pub fn print_summary(s: &Summary, elapsed: Duration) {
     };
     let d = &s.decode;
     eprintln!(
-        "packets   {} ({} tcp, {} other, {} malformed, {} unknown link type, {} cut by snaplen)",
+        "packets   {} ({} tcp, {} udp, {} other, {} malformed, {} unknown link type, {} cut by snaplen)",
         d.packets,
         d.tcp,
-        d.not_ip + d.not_tcp + d.fragments,
+        d.udp,
+        d.not_ip + d.other_transport + d.fragments,
         d.malformed,
         d.unknown_link,
         d.truncated_frames
     );
     eprintln!(
-        "sessions  {} ({} closed, {} timed out, {} evicted, peak {} at once)",
-        s.table.created, s.table.closed, s.table.timed_out, s.table.evicted, s.table.peak
+        "sessions  {} ({} closed, {} timed out, {} evicted, peak {} at once; {} segments retransmitted, first copy judged)",
+        s.table.created, s.table.closed, s.table.timed_out, s.table.evicted, s.table.peak, s.detect.retransmits
     );
     eprintln!(
         "alerts    {} ({} upgrades, {} excluded by site policy)",
         s.report.alerts, s.report.upgrades, s.report.excluded
     );
+    if let Some(b) = &s.baseline {
+        eprintln!(
+            "baseline  {} host-sessions learned, {} not learned (medium or above), {} hosts, {} peers, {} commits, pruned {} hosts {} peers",
+            b.learned, b.flagged, b.hosts, b.peers, b.commits, b.pruned.hosts, b.pruned.peers
+        );
+    }
     eprintln!("capture   {span}");
     eprintln!("elapsed   {:.3} s, {:.0} packets/s", secs, d.packets as f64 / secs);
 }

@@ -31,6 +31,7 @@ impl LocalAgent {
             quiet: true,
             use_cn_proc: std::env::var_os("SHELLSIGHT_NO_CN_PROC").is_none(),
             connect: None,
+            bus: None,
         };
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();

@@ -3,14 +3,17 @@
 
 mod agent;
 mod agent_link;
+mod baseline;
 mod config;
 mod detect_setup;
+mod docs;
 mod geoip;
 mod local_agent;
+mod privileges;
 mod replay;
 mod sensor;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, LogFormat};
 use crate::error::Result;
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -21,11 +24,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Agent(args) => agent::run(args, quiet),
         Command::Geoip(args) => geoip::run(args),
         Command::Config(args) => config::run(args),
+        Command::Baseline(args) => baseline::run(args, quiet),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { dir } => docs::man(dir.as_deref()),
     }
 }
 
 /// Logs go to stderr; stdout is reserved for records.
-pub fn init_logging(verbose: u8, quiet: bool) {
+pub fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = match (quiet, verbose) {
         (true, _) => "error",
@@ -34,9 +40,10 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         (false, _) => "debug",
     };
     let filter = EnvFilter::try_from_env("SHELLSIGHT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let logs =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
 }

@@ -13,8 +13,28 @@
 
 use std::collections::HashSet;
 
-pub const DEFAULT_SHELLS: &[&str] =
-    &["sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "ash", "fish", "busybox"];
+pub const DEFAULT_SHELLS: &[&str] = &[
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "ksh",
+    "csh",
+    "tcsh",
+    "ash",
+    "fish",
+    "busybox",
+    // Windows shells, and the living-off-the-land binaries that run attacker script the
+    // way a shell does (Sigma's web-server-child rules name the same set).
+    "cmd",
+    "powershell",
+    "pwsh",
+    "wscript",
+    "cscript",
+    "mshta",
+    "rundll32",
+    "regsvr32",
+];
 
 pub const DEFAULT_INTERPRETERS: &[&str] = &[
     "python", "python2", "python3", "perl", "php", "ruby", "node", "lua", "tclsh", "awk", "gawk", "socat",
@@ -30,6 +50,8 @@ pub const DEFAULT_EXPOSED_SERVICES: &[&str] = &[
     "lighttpd",
     "caddy",
     "php-fpm*",
+    "w3wp",
+    "tomcat",
     "uwsgi",
     "gunicorn",
     "puma",
@@ -44,6 +66,12 @@ pub const DEFAULT_EXPOSED_SERVICES: &[&str] = &[
     "couchdb",
     "memcached",
     "rabbitmq-server",
+    "sqlservr",
+    // Exchange's own workers (MSExchangeTransport, MSExchangeMailboxAssistants …) and
+    // unified messaging; its web front ends are w3wp.
+    "msexchange*",
+    "umworkerprocess",
+    "umservice",
     // CI and document converters that handle untrusted input.
     "jenkins",
     "soffice.bin",
@@ -306,6 +334,42 @@ mod tests {
             assert!(p.is_trusted_automation(s), "{s}");
         }
         assert!(!p.is_trusted_automation("bash"));
+    }
+
+    #[test]
+    fn windows_shells_and_services_by_path_case_and_exe() {
+        let p = ProcessLists::default();
+        for s in [
+            r"C:\Windows\System32\cmd.exe",
+            "CMD.EXE",
+            r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+            "pwsh.exe",
+            "wscript.exe",
+            "CScript.exe",
+            "mshta.exe",
+            "rundll32.exe",
+            "regsvr32.exe",
+        ] {
+            assert!(p.is_shell(s), "{s}");
+        }
+        for s in [
+            r"c:\windows\system32\inetsrv\w3wp.exe",
+            "W3WP.EXE",
+            "sqlservr.exe",
+            "Tomcat9.exe",
+            "httpd.exe",
+            "MSExchangeTransport.exe",
+            "UMWorkerProcess.exe",
+        ] {
+            assert!(p.is_exposed_service(s), "{s}");
+        }
+        assert!(p.is_exposed_process(
+            r"C:\Program Files\Java\bin\java.exe",
+            Some("java.exe -Dcatalina.home=C:\\tomcat org.apache.catalina.startup.Bootstrap")
+        ));
+        for s in ["explorer.exe", "svchost.exe", "cmdkey.exe", "powershell_ise2"] {
+            assert!(!p.is_shell(s) && !p.is_exposed_service(s), "{s}");
+        }
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct Placement {
     pub role: Option<Role>,
     /// ECS `network.direction` from the initiator's point of view.
     pub direction: &'static str,
+    /// The remote end's name, from the SNI or a DNS answer to the shell host.
+    pub remote_domain: Option<std::sync::Arc<str>>,
 }
 
 impl Context {
@@ -54,6 +56,7 @@ impl Context {
             shell_host_role: role,
             remote_is_admin: p.is_admin(remote.ip),
             off_hours: p.is_off_hours(at),
+            remote_naming: Default::default(),
         };
         let direction = match (p.is_home(initiator.ip), p.is_home(responder.ip)) {
             (true, false) => "outbound",
@@ -61,7 +64,12 @@ impl Context {
             (true, true) => "internal",
             (false, false) => "external",
         };
-        Placement { facts, remote_network, role, direction }
+        Placement { facts, remote_network, role, direction, remote_domain: None }
+    }
+
+    /// Whether `ip` is inside the site's home networks.
+    pub fn is_home(&self, ip: std::net::IpAddr) -> bool {
+        self.policy.is_home(ip)
     }
 
     /// Whether a site exclusion covers this session.

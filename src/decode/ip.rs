@@ -21,6 +21,14 @@ pub fn parse(packet: &[u8]) -> Result<IpPayload<'_>, Skip> {
     if let Some(p) = fast_path(packet) {
         return Ok(p);
     }
+    if let [v, _, hi, lo, ..] = *packet {
+        let total = u16::from_be_bytes([hi, lo]) as usize;
+        // A total length inside its own header is a lie, not a cut; zero is what some
+        // captures of segmentation-offloaded packets carry, and etherparse handles it.
+        if v >> 4 == 4 && total != 0 && total < (v & 0xf) as usize * 4 {
+            return Err(Skip::Malformed("IPv4 total length shorter than its header"));
+        }
+    }
     let (ip, _ext_error) = LaxIpSlice::from_slice(packet).map_err(|_| Skip::Malformed("bad IP header"))?;
     let payload = ip.payload();
     if payload.fragmented {
@@ -58,8 +66,9 @@ pub fn parse(packet: &[u8]) -> Result<IpPayload<'_>, Skip> {
 }
 
 pub const TCP: u8 = ip_number::TCP.0;
+pub const UDP: u8 = ip_number::UDP.0;
 
-/// The common case without etherparse: IPv4 without options, or IPv6 straight to TCP,
+/// The common case without etherparse: IPv4 without options, or IPv6 straight to TCP or UDP,
 /// complete (not cut inside the IP payload) and not fragmented. Anything else returns
 /// `None` and takes the general path, which gives the same answer for these packets.
 #[inline]
@@ -88,7 +97,7 @@ fn fast_path(packet: &[u8]) -> Option<IpPayload<'_>> {
         6 => {
             let h = packet.get(..40)?;
             let len = u16::from_be_bytes([h[4], h[5]]) as usize;
-            if h[6] != TCP || len == 0 || 40 + len > packet.len() {
+            if (h[6] != TCP && h[6] != UDP) || len == 0 || 40 + len > packet.len() {
                 return None; // extension headers, a jumbogram, or cut
             }
             let mut src = [0u8; 16];
@@ -98,7 +107,7 @@ fn fast_path(packet: &[u8]) -> Option<IpPayload<'_>> {
             Some(IpPayload {
                 src: IpAddr::from(src),
                 dst: IpAddr::from(dst),
-                protocol: TCP,
+                protocol: h[6],
                 data: &packet[40..40 + len],
                 wire_len: len,
             })
@@ -194,5 +203,9 @@ mod tests {
             let _ = parse(&junk);
         }
         assert!(matches!(parse(&[0x45, 0, 0]), Err(Skip::Malformed(_))));
+        let mut short_total = ipv4_tcp(10, 33);
+        assert!(matches!(parse(&short_total), Err(Skip::Malformed(_))), "total length 10 < header 20");
+        short_total[2..4].copy_from_slice(&0u16.to_be_bytes());
+        assert!(parse(&short_total).is_ok(), "total length 0 (offloaded segment) is read from the frame");
     }
 }

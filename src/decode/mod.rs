@@ -1,20 +1,48 @@
-//! From a raw frame to a TCP segment. Works on byte slices only, never on libpcap: the
+//! From a raw frame to a TCP segment or a UDP datagram. Works on byte slices only, never on libpcap: the
 //! link type is read from the capture, never guessed, and each link type has its module.
 //! Sizes come from the IP and TCP headers, since captures are often cut by a snaplen.
 
 pub mod ip;
 pub mod link;
 pub mod tcp;
+pub mod udp;
 
 use crate::capture::{LinkType, RawPacket};
 use crate::time::Timestamp;
 use std::net::IpAddr;
 
-/// A decoded TCP segment. `payload` holds the captured bytes, which may be fewer than
-/// `payload_len` when the frame was cut by the snaplen.
+/// The transport protocols whose sessions are tracked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    /// The IP protocol number (Community ID, ECS `network.iana_number`).
+    pub fn ip_number(self) -> u8 {
+        match self {
+            Transport::Tcp => ip::TCP,
+            Transport::Udp => ip::UDP,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+/// A decoded TCP segment or UDP datagram. `payload` holds the captured bytes, which may be
+/// fewer than `payload_len` when the frame was cut by the snaplen. A datagram has no
+/// sequence numbers or flags: `seq`, `ack`, `flags` and `window` are zero.
 #[derive(Debug, Clone, Copy)]
-pub struct TcpSegment<'a> {
+pub struct TransportSegment<'a> {
     pub ts: Timestamp,
+    pub transport: Transport,
     pub src: IpAddr,
     pub dst: IpAddr,
     pub src_port: u16,
@@ -61,19 +89,23 @@ pub enum Skip {
     UnknownLink(LinkType),
     /// A frame that is not IP (ARP, LLDP, …).
     NotIp,
-    /// IP, but not TCP (UDP, ICMP, …).
-    NotTcp,
+    /// IP, but neither TCP nor UDP (ICMP, GRE, …).
+    OtherTransport,
     /// A non-first IP fragment: no TCP header in it.
     Fragment,
     /// Headers that contradict themselves or are cut inside a header.
     Malformed(&'static str),
 }
 
-/// Decodes one frame down to TCP.
-pub fn decode<'a>(pkt: &RawPacket<'a>) -> Result<TcpSegment<'a>, Skip> {
+/// Decodes one frame down to TCP or UDP.
+pub fn decode<'a>(pkt: &RawPacket<'a>) -> Result<TransportSegment<'a>, Skip> {
     let l3 = link::network_layer(pkt.link, pkt.data)?;
     let ip = ip::parse(l3)?;
-    tcp::parse(pkt.ts, &ip)
+    match ip.protocol {
+        ip::TCP => tcp::parse(pkt.ts, &ip),
+        ip::UDP => udp::parse(pkt.ts, &ip),
+        _ => Err(Skip::OtherTransport),
+    }
 }
 
 /// Counts of what the decoder saw, kept by the pipeline and printed in the summary.
@@ -81,8 +113,9 @@ pub fn decode<'a>(pkt: &RawPacket<'a>) -> Result<TcpSegment<'a>, Skip> {
 pub struct DecodeStats {
     pub packets: u64,
     pub tcp: u64,
+    pub udp: u64,
     pub not_ip: u64,
-    pub not_tcp: u64,
+    pub other_transport: u64,
     pub fragments: u64,
     pub malformed: u64,
     pub unknown_link: u64,
@@ -91,11 +124,12 @@ pub struct DecodeStats {
 }
 
 impl DecodeStats {
-    pub fn count(&mut self, result: &Result<TcpSegment<'_>, Skip>) {
+    pub fn count(&mut self, result: &Result<TransportSegment<'_>, Skip>) {
         match result {
+            Ok(s) if s.transport == Transport::Udp => self.udp += 1,
             Ok(_) => self.tcp += 1,
             Err(Skip::NotIp) => self.not_ip += 1,
-            Err(Skip::NotTcp) => self.not_tcp += 1,
+            Err(Skip::OtherTransport) => self.other_transport += 1,
             Err(Skip::Fragment) => self.fragments += 1,
             Err(Skip::Malformed(_)) => self.malformed += 1,
             Err(Skip::UnknownLink(_)) => self.unknown_link += 1,
@@ -105,8 +139,9 @@ impl DecodeStats {
     pub fn merge(&mut self, other: &DecodeStats) {
         self.packets += other.packets;
         self.tcp += other.tcp;
+        self.udp += other.udp;
         self.not_ip += other.not_ip;
-        self.not_tcp += other.not_tcp;
+        self.other_transport += other.other_transport;
         self.fragments += other.fragments;
         self.malformed += other.malformed;
         self.unknown_link += other.unknown_link;

@@ -1,16 +1,13 @@
 //! The TCP header. A segment cut inside its header is malformed; a segment cut inside
 //! its payload is normal (snaplen) and keeps its true length.
 
-use super::ip::{IpPayload, TCP};
-use super::{Skip, TcpFlags, TcpSegment};
+use super::ip::IpPayload;
+use super::{Skip, TcpFlags, Transport, TransportSegment};
 use crate::time::Timestamp;
 
 const MIN_HEADER: usize = 20;
 
-pub fn parse<'a>(ts: Timestamp, ip: &IpPayload<'a>) -> Result<TcpSegment<'a>, Skip> {
-    if ip.protocol != TCP {
-        return Err(Skip::NotTcp);
-    }
+pub fn parse<'a>(ts: Timestamp, ip: &IpPayload<'a>) -> Result<TransportSegment<'a>, Skip> {
     let d = ip.data;
     if d.len() < MIN_HEADER {
         return Err(Skip::Malformed("TCP header cut off"));
@@ -26,8 +23,9 @@ pub fn parse<'a>(ts: Timestamp, ip: &IpPayload<'a>) -> Result<TcpSegment<'a>, Sk
     let be32 = |at: usize| u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]);
     // Options may be cut by the snaplen; we need none of them.
     let payload = d.get(header_len..).unwrap_or(&[]);
-    Ok(TcpSegment {
+    Ok(TransportSegment {
         ts,
+        transport: Transport::Tcp,
         src: ip.src,
         dst: ip.dst,
         src_port: be16(0),
@@ -44,6 +42,7 @@ pub fn parse<'a>(ts: Timestamp, ip: &IpPayload<'a>) -> Result<TcpSegment<'a>, Sk
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::ip::TCP;
     use std::net::IpAddr;
 
     fn ip<'a>(data: &'a [u8], wire_len: usize) -> IpPayload<'a> {

@@ -4,6 +4,7 @@
 
 pub mod protocol;
 pub mod tells;
+pub mod tls;
 pub mod turns;
 
 use crate::decode::TcpFlags;
@@ -45,6 +46,8 @@ pub struct Segment<'a> {
     pub dir: Dir,
     pub seq: u32,
     pub flags: TcpFlags,
+    /// A UDP datagram: no sequence numbers, so every datagram is new and in order.
+    pub datagram: bool,
     pub payload_len: u32,
     pub payload: &'a [u8],
 }
@@ -96,6 +99,10 @@ struct Prefix {
     /// A hole or a snaplen cut ended in-order reassembly of that direction.
     closed: [bool; 2],
     line_start: [usize; 2],
+    /// The TLS handshake of this direction has been read (or is not there).
+    tls_done: [bool; 2],
+    /// Complete TLS records at the last parse attempt, so each attempt has more to read.
+    tls_records: [usize; 2],
 }
 
 /// A shard-wide cap on reassembly memory, so a flood of flows cannot exhaust it.
@@ -127,6 +134,29 @@ pub struct Lines {
     pub commands: u16,
 }
 
+/// The handshake of a TLS session: the client's hello, the server's answer, and on TLS 1.2
+/// and older the server's certificate (1.3 encrypts it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFacts {
+    pub client: Option<tls::ClientHello>,
+    pub server: Option<tls::ServerHello>,
+    pub certificate: Option<tls::ServerCertificate>,
+}
+
+/// Complete TLS records at the start of `buf`.
+fn tls_records(buf: &[u8]) -> usize {
+    let (mut at, mut n) = (0, 0);
+    while let Some(h) = buf.get(at..at + 5) {
+        let end = at + 5 + u16::from_be_bytes([h[3], h[4]]) as usize;
+        if end > buf.len() {
+            break;
+        }
+        n += 1;
+        at = end;
+    }
+    n
+}
+
 /// Everything known about one session.
 #[derive(Debug, Default)]
 pub struct Evidence {
@@ -139,6 +169,8 @@ pub struct Evidence {
     pub prompts: [u16; 2],
     /// A stager header at the start of this direction.
     pub stage: Option<(Dir, StageHeader)>,
+    /// What the TLS handshake said, read once from the first bytes of each direction.
+    pub tls: Option<Box<TlsFacts>>,
     tail: [Tail; 2],
     prefix: Option<Box<Prefix>>,
     prefix_state: PrefixState,
@@ -161,8 +193,10 @@ impl Evidence {
         if len == 0 {
             return false;
         }
-        let seg_end = seg.seq.wrapping_add(len);
-        if stats.seq_known && (stats.seq_end.wrapping_sub(seg_end) as i32) >= 0 {
+        // Datagrams are numbered by the bytes before them, so reassembly sees them in order.
+        let seq = if seg.datagram { stats.seq_end } else { seg.seq };
+        let seg_end = seq.wrapping_add(len);
+        if !seg.datagram && stats.seq_known && (stats.seq_end.wrapping_sub(seg_end) as i32) >= 0 {
             // Everything in it was seen before: a retransmission, not new behaviour.
             stats.retransmits += 1;
             return false;
@@ -176,7 +210,8 @@ impl Evidence {
         let mut changed = false;
         if self.protocol[d] == Protocol::Unseen && !seg.payload.is_empty() {
             self.protocol[d] = protocol::identify(seg.payload, len);
-            if self.protocol[d].is_encrypted() {
+            // Ciphertext has no tells; only a TLS handshake is still worth reading.
+            if self.protocol[d] == Protocol::Ssh {
                 self.release_prefix(budget);
             }
         }
@@ -192,7 +227,7 @@ impl Evidence {
             changed = true;
         }
         self.remember_tail(d, seg);
-        changed |= self.reassemble(seg, budget);
+        changed |= self.reassemble(seg, seq, budget);
         changed
     }
 
@@ -208,7 +243,7 @@ impl Evidence {
     }
 
     /// Appends in-order bytes to the prefix of this direction and scans what is new.
-    fn reassemble(&mut self, seg: &Segment<'_>, budget: &mut PrefixBudget) -> bool {
+    fn reassemble(&mut self, seg: &Segment<'_>, seq: u32, budget: &mut PrefixBudget) -> bool {
         match self.prefix_state {
             PrefixState::Done => return false,
             PrefixState::NotStarted => {
@@ -228,8 +263,8 @@ impl Evidence {
         if p.closed[d] {
             return false;
         }
-        let expected = *p.next_seq[d].get_or_insert(seg.seq);
-        let skip = expected.wrapping_sub(seg.seq) as i32;
+        let expected = *p.next_seq[d].get_or_insert(seq);
+        let skip = expected.wrapping_sub(seq) as i32;
         if skip < 0 {
             p.closed[d] = true; // a hole: later bytes would be out of order
             return false;
@@ -252,6 +287,10 @@ impl Evidence {
             p.closed[d] = true;
         }
 
+        if self.protocol[d] == Protocol::Tls {
+            self.read_tls_handshake(seg.dir, budget);
+            return false;
+        }
         let before = self.tells[d];
         let buf = &p.buf[d];
         tells::scan(buf, old_len.saturating_sub(tells::MAX_PATTERN), &mut self.tells[d]);
@@ -291,6 +330,48 @@ impl Evidence {
         changed
     }
 
+    /// Parses the handshake of one direction once it holds another complete record, and
+    /// frees the buffers when neither direction needs them any more. A few attempts per
+    /// session at most: the handshake is the first few records.
+    fn read_tls_handshake(&mut self, dir: Dir, budget: &mut PrefixBudget) {
+        let d = dir.idx();
+        let Some(p) = self.prefix.as_deref_mut() else { return };
+        if !p.tls_done[d] {
+            let records = tls_records(&p.buf[d]);
+            let last_chance = p.closed[d];
+            if records > p.tls_records[d] || last_chance {
+                p.tls_records[d] = records;
+                let facts = self.tls.get_or_insert_with(Default::default);
+                let done = match dir {
+                    Dir::Orig => match tls::parse_client(&p.buf[d]) {
+                        tls::Parsed::Done(hello) => {
+                            facts.client = Some(hello);
+                            true
+                        }
+                        tls::Parsed::NotTls => true,
+                        tls::Parsed::NeedMore => last_chance,
+                    },
+                    Dir::Resp => match tls::parse_server(&p.buf[d], last_chance) {
+                        tls::Parsed::Done((hello, cert)) => {
+                            facts.server = Some(hello);
+                            facts.certificate = cert;
+                            true
+                        }
+                        tls::Parsed::NotTls => true,
+                        tls::Parsed::NeedMore => last_chance,
+                    },
+                };
+                if done {
+                    p.tls_done[d] = true;
+                    p.closed[d] = true; // the rest is ciphertext
+                }
+            }
+        }
+        if p.closed[0] && p.closed[1] {
+            self.release_prefix(budget);
+        }
+    }
+
     /// Frees the reassembly buffers; later bytes are judged by size and timing only.
     pub fn release_prefix(&mut self, budget: &mut PrefixBudget) {
         if self.prefix.take().is_some() {
@@ -323,6 +404,7 @@ mod tests {
             dir,
             seq,
             flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
+            datagram: false,
             payload_len: payload.len() as u32,
             payload,
         }

@@ -38,12 +38,17 @@ pub struct TurnStats {
     pub answered: u32,
     /// Turns started after a human-range gap.
     pub human_gap: u32,
+    /// Large turns among this side's handshake turns (hellos, certificates, tickets),
+    /// which say nothing against a person typing afterwards.
+    pub handshake_large: u32,
     /// Turns started within `FAST_GAP` of the other side's last segment.
     pub fast_gap: u32,
     /// One-segment keystroke turns echoed back with the same size within `ECHO_WINDOW`.
     pub echoes: u32,
     /// Turns started after an OFF period.
     pub after_idle: u32,
+    /// What came back to this side's small turns (see `Answers`).
+    pub answers: Answers,
     #[serde(skip)]
     log_gap_n: u32,
     #[serde(skip)]
@@ -69,6 +74,86 @@ impl TurnStats {
     }
 }
 
+/// The answers one side's small turns got: the other side's whole next turn, when it
+/// began within `ANSWER_WINDOW`. A shell answers with output: its size changes with every
+/// command and usually exceeds the command (or, with a pty, it echoes each keystroke at
+/// its own size). A push service answers a message with an acknowledgement (PUBACK,
+/// WINDOW_UPDATE, `{"ack": n}`, a pong): a handful of sizes, whatever the message was.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Answers {
+    /// Small turns of this side that got an answer.
+    pub pairs: u32,
+    /// Answers larger than the turn they answered.
+    pub larger: u32,
+    /// Answers exactly as large as the turn they answered (echo).
+    pub same: u32,
+    /// Answers whose size was among the last few distinct answer sizes.
+    pub repeated: u32,
+    #[serde(skip)]
+    recent: [u16; RECENT_SIZES],
+    #[serde(skip)]
+    next: u8,
+}
+
+/// Distinct answer sizes remembered for `Answers::repeated`.
+const RECENT_SIZES: usize = 6;
+
+/// What the answers to a side's small turns look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerShape {
+    /// Too few answered turns to say.
+    Unknown,
+    /// Sizes that vary and mostly exceed the turn: command output.
+    Output,
+    /// The same size as the turn, one for one: a pty echoing keystrokes.
+    Echo,
+    /// A few sizes that recur whatever was sent: acknowledgements.
+    Acks,
+    /// None of these.
+    Mixed,
+}
+
+/// Turns of each side that belong to the handshake rather than the conversation.
+const HANDSHAKE_TURNS: u32 = 2;
+
+/// Answered turns needed before the shape of the answers is judged.
+pub const MIN_SHAPE_PAIRS: u32 = 4;
+
+impl Answers {
+    fn record(&mut self, message: u32, answer: u32) {
+        self.pairs += 1;
+        if answer > message {
+            self.larger += 1;
+        } else if answer == message {
+            self.same += 1;
+        }
+        let size = answer.min(u16::MAX as u32) as u16;
+        if self.recent.contains(&size) {
+            self.repeated += 1;
+        } else {
+            self.recent[self.next as usize] = size;
+            self.next = ((self.next as usize + 1) % RECENT_SIZES) as u8;
+        }
+    }
+
+    pub fn shape(&self) -> AnswerShape {
+        if self.pairs < MIN_SHAPE_PAIRS {
+            return AnswerShape::Unknown;
+        }
+        let share = |n: u32| n as f32 / self.pairs as f32;
+        if share(self.same) >= 0.5 {
+            AnswerShape::Echo
+        } else if share(self.repeated) >= 0.6 {
+            AnswerShape::Acks
+        } else if share(self.repeated) <= 0.5 && share(self.larger) >= 0.5 {
+            AnswerShape::Output
+        } else {
+            AnswerShape::Mixed
+        }
+    }
+}
+
 /// Follows turns as segments arrive.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Turns {
@@ -76,6 +161,10 @@ pub struct Turns {
     last_ts: Timestamp,
     bytes: u32,
     segments: u32,
+    /// The gap before the current turn began.
+    gap: Span,
+    /// The turn before the current one: who, how big, and whether it was small.
+    previous: Option<(Dir, u32)>,
     pub by: [TurnStats; 2],
     /// Bytes in the first turn of each side (a stager sends its stage in one turn).
     pub first_turn_bytes: [u32; 2],
@@ -100,6 +189,7 @@ impl Turns {
                 let gap = ts - self.last_ts;
                 self.close_turn(cur, gap, len);
                 self.open_turn(dir, gap);
+                self.gap = gap;
                 TurnEvent::Switched
             }
             None => TurnEvent::Switched,
@@ -120,7 +210,23 @@ impl Turns {
 
     fn close_turn(&mut self, who: Dir, gap: Span, answer_len: u32) {
         self.first_turn_done[who.idx()] = true;
+        // This turn answered the one before it, if that was the other side's, small, and
+        // this one began within the answer window. The first turns of each side are left
+        // out: they are the handshake (TLS hellos, tickets, banners), not the conversation.
+        if let Some((asker, asked)) = self.previous {
+            if asker != who
+                && asked <= SMALL_TURN_BYTES
+                && self.gap <= ANSWER_WINDOW
+                && self.by[asker.idx()].turns > HANDSHAKE_TURNS
+            {
+                self.by[asker.idx()].answers.record(asked, self.bytes);
+            }
+        }
+        self.previous = Some((who, self.bytes));
         let s = &mut self.by[who.idx()];
+        if self.bytes > SMALL_TURN_BYTES && s.turns <= HANDSHAKE_TURNS {
+            s.handshake_large += 1;
+        }
         if self.bytes <= SMALL_TURN_BYTES {
             s.small += 1;
             if gap <= ANSWER_WINDOW {
@@ -163,6 +269,8 @@ pub struct Interactivity {
     pub exchanges: u32,
     /// Keystrokes echoed back one for one (a pty, or ssh).
     pub echoes: u32,
+    /// What the typist's turns got back.
+    pub answers: AnswerShape,
 }
 
 /// Minimum answered exchanges before calling a session interactive.
@@ -181,14 +289,19 @@ impl Turns {
             }
             let ratio = |a: u32, b: u32| a as f32 / b.max(1) as f32;
             // Most of the typist's turns are small and get a quick answer …
-            let small_ok = ratio(t.small, t.turns + 1) >= 0.6;
+            let small_ok = ratio(t.small, t.turns + 1 - t.handshake_large) >= 0.6;
             let answered_ok = ratio(t.answered, t.small) >= 0.6;
             // … the typist starts after human gaps that vary …
             let human_ok = ratio(t.human_gap, t.turns) >= 0.6 && t.gap_log_spread() >= 0.25;
             // … and the other side answers at machine speed.
             let machine_ok = ratio(o.fast_gap, o.turns) >= 0.6;
             if small_ok && answered_ok && human_ok && machine_ok {
-                let cand = Interactivity { typist, exchanges: t.answered, echoes: t.echoes };
+                let cand = Interactivity {
+                    typist,
+                    exchanges: t.answered,
+                    echoes: t.echoes,
+                    answers: t.answers.shape(),
+                };
                 if best.is_none_or(|b| cand.exchanges > b.exchanges) {
                     best = Some(cand);
                 }
@@ -260,6 +373,39 @@ mod tests {
         let i = t.interactivity().expect("interactive");
         assert_eq!(i.typist, Dir::Resp);
         assert!(i.echoes >= 6, "{i:?}");
+    }
+
+    #[test]
+    fn command_output_and_acknowledgements_have_different_shapes() {
+        // A shell: each command gets output of its own size, larger than the command.
+        let mut t = Turns::default();
+        let mut now = 0;
+        for (i, think) in [2100, 5400, 3200, 7900, 2600, 4100, 3300, 6100].iter().enumerate() {
+            now += think;
+            t.segment(Dir::Resp, at(now), 12 + i as u32);
+            t.segment(Dir::Orig, at(now + 3), 60 + 97 * i as u32);
+        }
+        t.segment(Dir::Resp, at(now + 3000), 12);
+        assert_eq!(t.by[1].answers.shape(), AnswerShape::Output, "{:?}", t.by[1].answers);
+        // A push service: messages of every size, each acknowledged with the same 7 bytes.
+        let mut t = Turns::default();
+        let mut now = 0;
+        for (i, think) in [2100, 5400, 3200, 7900, 2600, 4100, 3300, 6100].iter().enumerate() {
+            now += think;
+            t.segment(Dir::Resp, at(now), 40 + 31 * i as u32);
+            t.segment(Dir::Orig, at(now + 3), 7);
+        }
+        t.segment(Dir::Resp, at(now + 3000), 12);
+        assert_eq!(t.by[1].answers.shape(), AnswerShape::Acks, "{:?}", t.by[1].answers);
+        // A pty: every keystroke comes back at its own size.
+        let mut t = Turns::default();
+        let mut now = 0;
+        for gap in [180, 95, 240, 130, 310, 150, 220, 170, 260] {
+            now += gap;
+            t.segment(Dir::Resp, at(now), 23);
+            t.segment(Dir::Orig, at(now + 2), 23);
+        }
+        assert_eq!(t.by[1].answers.shape(), AnswerShape::Echo);
     }
 
     #[test]

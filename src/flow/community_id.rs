@@ -5,10 +5,16 @@ use base64::Engine;
 use sha1::{Digest, Sha1};
 use std::net::IpAddr;
 
-const TCP: u8 = 6;
-
-/// `1:<base64(sha1(seed, lower endpoint, higher endpoint, proto, ports))>` for a TCP flow.
-pub fn community_id_v1(seed: u16, src: IpAddr, src_port: u16, dst: IpAddr, dst_port: u16) -> String {
+/// `1:<base64(sha1(seed, lower endpoint, higher endpoint, proto, ports))>` for a TCP or
+/// UDP flow (`proto` is the IP protocol number).
+pub fn community_id_v1(
+    seed: u16,
+    proto: u8,
+    src: IpAddr,
+    src_port: u16,
+    dst: IpAddr,
+    dst_port: u16,
+) -> String {
     let (a, ap, b, bp) = if (ip_bytes(&src), src_port) <= (ip_bytes(&dst), dst_port) {
         (src, src_port, dst, dst_port)
     } else {
@@ -18,7 +24,7 @@ pub fn community_id_v1(seed: u16, src: IpAddr, src_port: u16, dst: IpAddr, dst_p
     h.update(seed.to_be_bytes());
     h.update(ip_bytes(&a));
     h.update(ip_bytes(&b));
-    h.update([TCP, 0]);
+    h.update([proto, 0]);
     h.update(ap.to_be_bytes());
     h.update(bp.to_be_bytes());
     format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
@@ -38,9 +44,9 @@ mod tests {
     #[test]
     fn matches_the_zeek_reference_vector() {
         // From Zeek's community-id btest: 1.2.3.4:1122 -> 5.6.7.8:3344/tcp, seed 0.
-        let id = community_id_v1(0, "1.2.3.4".parse().unwrap(), 1122, "5.6.7.8".parse().unwrap(), 3344);
+        let id = community_id_v1(0, 6, "1.2.3.4".parse().unwrap(), 1122, "5.6.7.8".parse().unwrap(), 3344);
         assert_eq!(id, "1:wCb3OG7yAFWelaUydu0D+125CLM=");
-        let rev = community_id_v1(0, "5.6.7.8".parse().unwrap(), 3344, "1.2.3.4".parse().unwrap(), 1122);
+        let rev = community_id_v1(0, 6, "5.6.7.8".parse().unwrap(), 3344, "1.2.3.4".parse().unwrap(), 1122);
         assert_eq!(rev, id, "direction-free");
     }
 }

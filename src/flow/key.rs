@@ -1,4 +1,6 @@
-//! The canonical, direction-free key of a TCP session and a fast symmetric hash of it.
+//! The canonical, direction-free key of a TCP or UDP session and a fast symmetric hash of it.
+
+use crate::decode::Transport;
 
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::net::IpAddr;
@@ -22,15 +24,16 @@ pub enum Side {
 pub struct FlowKey {
     pub lo: Endpoint,
     pub hi: Endpoint,
+    pub transport: Transport,
 }
 
 impl FlowKey {
     /// The key of a packet from `src` to `dst`, and which side sent it.
-    pub fn new(src: Endpoint, dst: Endpoint) -> (FlowKey, Side) {
+    pub fn new(transport: Transport, src: Endpoint, dst: Endpoint) -> (FlowKey, Side) {
         if endpoint_le(&src, &dst) {
-            (FlowKey { lo: src, hi: dst }, Side::Lo)
+            (FlowKey { lo: src, hi: dst, transport }, Side::Lo)
         } else {
-            (FlowKey { lo: dst, hi: src }, Side::Hi)
+            (FlowKey { lo: dst, hi: src, transport }, Side::Hi)
         }
     }
 
@@ -157,8 +160,8 @@ mod tests {
     fn both_directions_share_a_key_and_hash() {
         let a = ep("198.18.0.10", 40000);
         let b = ep("198.19.0.66", 4444);
-        let (k1, s1) = FlowKey::new(a, b);
-        let (k2, s2) = FlowKey::new(b, a);
+        let (k1, s1) = FlowKey::new(Transport::Tcp, a, b);
+        let (k2, s2) = FlowKey::new(Transport::Tcp, b, a);
         assert_eq!(k1, k2);
         assert_ne!(s1, s2);
         assert_eq!(k1.shard_hash(), k2.shard_hash());

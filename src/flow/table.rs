@@ -16,6 +16,8 @@ pub struct Timeouts {
     /// An established session. Shells sit silent for a long time, so this is long; Linux
     /// sends its first keepalive after two hours.
     pub established: Span,
+    /// A UDP flow in which both sides have spoken repeatedly (no close to wait for).
+    pub datagram: Span,
     /// How often to look for expired sessions (capture time).
     pub sweep_every: Span,
 }
@@ -26,6 +28,7 @@ impl Default for Timeouts {
             half_open: Span::from_secs(30),
             closed: Span::from_secs(5),
             established: Span::from_secs(2 * 3600 + 300),
+            datagram: Span::from_secs(30 * 60),
             sweep_every: Span::from_secs(5),
         }
     }
@@ -42,6 +45,8 @@ pub enum SessionState {
     HalfOpen,
     Established,
     Closed,
+    /// UDP: both sides have spoken more than once.
+    Datagram,
 }
 
 /// Why a session left the table.
@@ -187,6 +192,7 @@ impl<F: Lifecycle> FlowTable<F> {
                     SessionState::HalfOpen => t.half_open,
                     SessionState::Established => t.established,
                     SessionState::Closed => t.closed,
+                    SessionState::Datagram => t.datagram,
                 };
                 now - f.last_seen() >= limit
             })
@@ -216,7 +222,7 @@ impl<F: Lifecycle> FlowTable<F> {
             .map(|(k, f)| {
                 let rank = match f.state() {
                     SessionState::HalfOpen | SessionState::Closed => 0,
-                    SessionState::Established => 1,
+                    SessionState::Established | SessionState::Datagram => 1,
                 };
                 (rank, f.last_seen(), *k)
             })
@@ -291,7 +297,7 @@ mod tests {
     fn key(port: u16) -> FlowKey {
         let a = Endpoint { ip: "198.18.0.10".parse().unwrap(), port };
         let b = Endpoint { ip: "198.19.0.66".parse().unwrap(), port: 4444 };
-        FlowKey::new(a, b).0
+        FlowKey::new(crate::decode::Transport::Tcp, a, b).0
     }
 
     fn t(s: i64) -> Timestamp {

@@ -12,7 +12,7 @@ pub use attribute::InventoryAttributor;
 pub use cache::InventoryCache;
 
 use crate::error::{Error, Result};
-use crate::inventory::InventoryRecord;
+use crate::inventory::{ExecRecord, InventoryRecord};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
@@ -38,7 +38,12 @@ pub fn load_inventory(path: &Path, cache: &mut InventoryCache) -> Result<u64> {
         let bad = |e: serde_json::Error| {
             Error::input(format!("{}:{}: not an inventory record: {e}", path.display(), i + 1))
         };
-        if line.contains("\"nat\":") {
+        // Keys and string values are told apart by their quotes: inside a JSON string
+        // every `"` is escaped, so these cannot match an argv.
+        if line.contains("\"action\":\"exec\"") {
+            let rec: ExecRecord = serde_json::from_str(&line).map_err(bad)?;
+            cache.ingest_exec(Arc::new(rec));
+        } else if line.contains("\"nat\":") {
             let nat: NatLine = serde_json::from_str(&line).map_err(bad)?;
             cache.ingest_nat(&nat.nat);
         } else {

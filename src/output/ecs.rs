@@ -1,8 +1,9 @@
 //! ECS-shaped records: nested JSON objects with Elastic Common Schema field names, one per
 //! line, so they drop into Elastic, OpenSearch or any SIEM.
 
+use crate::decode::Transport;
 use crate::detect::{FlowRecord, SessionSummary};
-use crate::evidence::Dir;
+use crate::evidence::{tls, Dir, TlsFacts};
 use crate::flow::community_id::community_id_v1;
 use crate::flow::key::Endpoint;
 use crate::report::Alert;
@@ -12,8 +13,8 @@ fn endpoint(ep: &Endpoint) -> Value {
     json!({ "ip": ep.ip.to_string(), "port": ep.port })
 }
 
-fn community_id(src: &Endpoint, dst: &Endpoint) -> String {
-    community_id_v1(0, src.ip, src.port, dst.ip, dst.port)
+fn community_id(transport: Transport, src: &Endpoint, dst: &Endpoint) -> String {
+    community_id_v1(0, transport.ip_number(), src.ip, src.port, dst.ip, dst.port)
 }
 
 /// The ECS record of an alert.
@@ -25,6 +26,10 @@ pub fn alert(a: &Alert) -> Value {
         let asn = json!({ "number": net.asn, "organization": { "name": net.organization } });
         let remote = if d.shell_side == Dir::Orig { &mut destination } else { &mut source };
         remote["as"] = asn;
+    }
+    if let Some(name) = &d.placement.remote_domain {
+        let remote = if d.shell_side == Dir::Orig { &mut destination } else { &mut source };
+        remote["domain"] = Value::String(name.to_string());
     }
     let tier = a.verdict.tier.map(|t| t.as_str()).unwrap_or("none");
     let mut shellsight = json!({
@@ -39,6 +44,9 @@ pub fn alert(a: &Alert) -> Value {
     let s = shellsight.as_object_mut().expect("object");
     if let Some(prev) = &a.supersedes {
         s.insert("supersedes".into(), Value::String(prev.clone()));
+    }
+    if let Some(cert) = d.tls.as_deref().and_then(|t| t.certificate.as_ref()) {
+        s.insert("tls".into(), json!({ "self_signed": cert.self_signed }));
     }
     if let Some(net) = &d.placement.remote_network {
         s.insert("remote_class".into(), Value::String(net.class.as_str().into()));
@@ -68,13 +76,17 @@ pub fn alert(a: &Alert) -> Value {
         "source": source,
         "destination": destination,
         "network": {
-            "transport": "tcp",
+            "transport": d.transport.as_str(),
+            "iana_number": d.transport.ip_number().to_string(),
             "type": if d.source.ip.is_ipv4() { "ipv4" } else { "ipv6" },
             "direction": d.placement.direction,
-            "community_id": community_id(&d.source, &d.destination),
+            "community_id": community_id(d.transport, &d.source, &d.destination),
         },
         "shellsight": shellsight,
     });
+    if let Some(t) = d.tls.as_deref().and_then(tls) {
+        record["tls"] = t;
+    }
     if let Some(extra) = &a.enrichment {
         if let (Some(r), Some(e)) = (record.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
@@ -83,6 +95,40 @@ pub fn alert(a: &Alert) -> Value {
         }
     }
     record
+}
+
+/// ECS `tls.*`: the negotiated version, the client's SNI and JA4, and on TLS 1.2 and
+/// older the server certificate's names.
+fn tls(t: &TlsFacts) -> Option<Value> {
+    let mut out = Map::new();
+    let version =
+        t.server.as_ref().map(|s| s.version).or_else(|| t.client.as_ref()?.versions.iter().copied().max());
+    if let Some(v) = version {
+        out.insert("version".into(), json!(tls::version_name(v)));
+        out.insert("version_protocol".into(), json!("tls"));
+    }
+    if let Some(s) = &t.server {
+        out.insert("cipher".into(), json!(tls::cipher_name(s.cipher)));
+    }
+    if let Some(c) = &t.client {
+        let mut client = Map::new();
+        if let Some(sni) = &c.sni {
+            client.insert("server_name".into(), json!(sni));
+        }
+        client.insert("ja4".into(), json!(c.ja4));
+        if !c.alpn.is_empty() {
+            client.insert("supported_protocols".into(), json!(c.alpn));
+        }
+        out.insert("client".into(), Value::Object(client));
+    }
+    if let Some(cert) = &t.certificate {
+        let name = |cn: &Option<String>| json!({ "common_name": cn.iter().collect::<Vec<_>>() });
+        out.insert(
+            "server".into(),
+            json!({ "x509": { "subject": name(&cert.subject_cn), "issuer": name(&cert.issuer_cn) } }),
+        );
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
 }
 
 fn merge(into: &mut Map<String, Value>, key: &str, value: Value) {
@@ -147,11 +193,12 @@ pub fn flow(f: &FlowRecord) -> Value {
             "bytes": s.resp.bytes, "packets": s.resp.packets,
         },
         "network": {
-            "transport": "tcp",
+            "transport": f.transport.as_str(),
+            "iana_number": f.transport.ip_number().to_string(),
             "type": if f.source.ip.is_ipv4() { "ipv4" } else { "ipv6" },
             "bytes": s.orig.bytes + s.resp.bytes,
             "packets": s.orig.packets + s.resp.packets,
-            "community_id": community_id(&f.source, &f.destination),
+            "community_id": community_id(f.transport, &f.source, &f.destination),
         },
         "shellsight": {
             "session_id": f.session_id,

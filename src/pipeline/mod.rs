@@ -9,6 +9,7 @@
 
 mod parallel;
 
+use crate::baseline::{Baseline, BaselineStats};
 use crate::capture::{PacketSource, RawPacket};
 use crate::decode::{self, DecodeStats};
 use crate::detect::{DetectStats, Detector, DetectorConfig, Event};
@@ -17,6 +18,7 @@ use crate::flow::community_id::community_id_v1;
 use crate::flow::table::TableStats;
 use crate::output::{AlertSink, FlowSink};
 use crate::report::{ReportStats, Reporter};
+use crate::report_html::InvestigationReport;
 use crate::time::Timestamp;
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub struct Summary {
     pub first_ts: Option<Timestamp>,
     pub last_ts: Option<Timestamp>,
     pub warnings: Vec<String>,
+    pub baseline: Option<BaselineStats>,
 }
 
 /// Where detection runs.
@@ -47,7 +50,16 @@ pub struct Pipeline {
     alerts_ready: Vec<crate::report::Alert>,
     /// Capture time of the last attribution poll.
     last_poll: Timestamp,
+    /// Host history (`--baseline`): learns from finished sessions, feeds the detectors.
+    baseline: Option<Baseline>,
+    context: Arc<crate::context::resolve::Context>,
+    /// The HTML investigation report (`replay --report`), written at the end.
+    report: Option<InvestigationReport>,
     summary: Summary,
+    /// The first malformed packet (its number and what was wrong), for the closing warning.
+    first_malformed: Option<(u64, &'static str)>,
+    /// `--max-flows`, for the closing warning when sessions had to be evicted.
+    max_flows: usize,
 }
 
 /// How often (in capture time) waiting detections retry attribution.
@@ -60,12 +72,20 @@ impl Pipeline {
         reporter: Reporter,
         alerts: AlertSink,
         flows: Option<FlowSink>,
+        baseline: Option<Baseline>,
     ) -> Self {
-        let config = DetectorConfig { flow_records: flows.is_some(), ..config };
+        // The history learns from every finished session, so it needs their records.
+        let config = DetectorConfig { flow_records: flows.is_some() || baseline.is_some(), ..config };
+        let history = baseline.as_ref().map(Baseline::snapshot);
+        let max_flows = config.max_flows;
         let engine = if config.threads <= 1 {
-            Engine::Inline(Detector::new(config, context))
+            let mut detector = Detector::new(config, context.clone());
+            if let Some(h) = history {
+                detector.set_history(h);
+            }
+            Engine::Inline(detector)
         } else {
-            Engine::Sharded(parallel::Shards::start(config, context))
+            Engine::Sharded(parallel::Shards::start(config, context.clone(), history))
         };
         Pipeline {
             engine,
@@ -75,8 +95,21 @@ impl Pipeline {
             events: Vec::with_capacity(64),
             alerts_ready: Vec::new(),
             last_poll: Timestamp::ZERO,
+            baseline,
+            context,
+            report: None,
             summary: Summary::default(),
+            first_malformed: None,
+            max_flows,
         }
+    }
+
+    /// Also collects every alert and the reported sessions' timelines into an HTML
+    /// report, written by `finish`. The detectors must record timelines
+    /// (`DetectorConfig::timelines`).
+    pub fn with_report(mut self, report: InvestigationReport) -> Self {
+        self.report = Some(report);
+        self
     }
 
     /// One frame through the whole pipeline.
@@ -92,9 +125,18 @@ impl Pipeline {
         s.last_ts = Some(s.last_ts.map_or(pkt.ts, |t| t.max(pkt.ts)));
         let decoded = decode::decode(pkt);
         s.decode.count(&decoded);
+        if let Err(decode::Skip::Malformed(why)) = decoded {
+            self.first_malformed.get_or_insert((s.decode.packets, why));
+        }
+        if self.baseline.as_mut().is_some_and(|b| b.commit_due(pkt.ts)) {
+            self.commit_history(pkt.ts)?;
+        }
         match &mut self.engine {
             Engine::Inline(detector) => {
                 if let Ok(seg) = decoded {
+                    if let Some(answer) = crate::names::dns::answer(&seg) {
+                        detector.learn_names(&answer);
+                    }
                     detector.process(&seg, &mut self.events);
                 }
                 if !self.events.is_empty() {
@@ -115,6 +157,23 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Writes what the history learned and hands the detectors the new snapshot, at this
+    /// place in the packet stream: every event of earlier packets is recorded first, so
+    /// the result does not depend on the thread count.
+    fn commit_history(&mut self, now: Timestamp) -> Result<()> {
+        if let Engine::Sharded(shards) = &mut self.engine {
+            shards.sync(&mut self.events)?;
+            self.drain(now)?;
+        }
+        let Some(baseline) = self.baseline.as_mut() else { return Ok(()) };
+        let snapshot = baseline.commit(now)?;
+        match &mut self.engine {
+            Engine::Inline(detector) => detector.set_history(snapshot),
+            Engine::Sharded(shards) => shards.set_history(snapshot),
+        }
+        Ok(())
+    }
+
     fn poll(&mut self, now: Timestamp) -> Result<()> {
         self.last_poll = now;
         self.reporter.poll(now, &mut self.alerts_ready);
@@ -123,6 +182,12 @@ impl Pipeline {
 
     fn write_ready(&mut self) -> Result<()> {
         for a in self.alerts_ready.drain(..) {
+            if let Some(b) = self.baseline.as_mut() {
+                learn_process(b, &a);
+            }
+            if let Some(r) = self.report.as_mut() {
+                r.alert(&a);
+            }
             self.alerts.write(&a)?;
         }
         Ok(())
@@ -146,6 +211,9 @@ impl Pipeline {
 
     /// Lets idle sessions expire when no packet has arrived for a while (live capture).
     pub fn tick(&mut self, now: Timestamp) -> Result<()> {
+        if self.baseline.as_mut().is_some_and(|b| b.commit_due(now)) {
+            self.commit_history(now)?;
+        }
         match &mut self.engine {
             Engine::Inline(detector) => {
                 detector.tick(now, &mut self.events);
@@ -158,36 +226,54 @@ impl Pipeline {
     }
 
     fn drain(&mut self, now: Timestamp) -> Result<()> {
+        // A session's timeline goes to the report after its alerts, which are written below.
+        let mut timelines = Vec::new();
         for ev in self.events.drain(..) {
             match ev {
                 Event::Detection(d) => self.reporter.push(*d, now, &mut self.alerts_ready),
                 Event::Flow(f) => {
+                    if let Some(b) = self.baseline.as_mut() {
+                        let tier = f.reported.max(self.reporter.reported_tier(&f.session_id));
+                        b.observe(&self.context, &f, tier);
+                    }
                     if let Some(sink) = self.flows.as_mut() {
                         sink.write(&f)?;
                     }
                 }
+                Event::Timeline(t) => timelines.push(t),
             }
         }
-        self.write_ready()
+        self.write_ready()?;
+        if let Some(r) = self.report.as_mut() {
+            for t in timelines {
+                r.timeline(*t);
+            }
+        }
+        Ok(())
     }
 
     /// Writes a periodic statistics record (live capture counters plus the pipeline's).
-    pub fn write_stats(&mut self, now: Timestamp, capture: serde_json::Value) -> Result<()> {
+    /// `sources` holds the counters of what feeds the pipeline (the capture, the agent
+    /// channel), each under its own key.
+    pub fn write_stats(
+        &mut self,
+        now: Timestamp,
+        sources: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
         let s = &self.summary;
         // Worker threads keep their tables to themselves until the end.
         let sessions = match &self.engine {
             Engine::Inline(d) => serde_json::json!({ "live": d.live_sessions(), "table": d.table_stats() }),
             Engine::Sharded(_) => serde_json::Value::Null,
         };
+        let mut stats = sources;
+        stats.insert("decode".into(), serde_json::json!(s.decode));
+        stats.insert("sessions".into(), sessions);
+        stats.insert("report".into(), serde_json::json!(self.reporter.stats));
         let record = serde_json::json!({
             "@timestamp": now.to_rfc3339(),
             "event": { "kind": "metric", "module": "shellsight", "dataset": "shellsight.stats" },
-            "shellsight": { "stats": {
-                "capture": capture,
-                "decode": s.decode,
-                "sessions": sessions,
-                "report": self.reporter.stats,
-            }},
+            "shellsight": { "stats": stats },
         });
         self.alerts.write_stats(&record)
     }
@@ -207,16 +293,51 @@ impl Pipeline {
         self.drain(end)?;
         self.reporter.flush(&mut self.alerts_ready);
         self.write_ready()?;
+        if let Some(b) = self.baseline.as_mut() {
+            b.commit(end)?;
+        }
         self.alerts.flush()?;
         if let Some(f) = self.flows.as_mut() {
             f.flush()?;
         }
         let mut s = self.summary;
+        if let Some((n, why)) = self.first_malformed {
+            s.warnings.push(format!(
+                "{} malformed packets were counted and skipped (the first, packet {n}: {why})",
+                s.decode.malformed
+            ));
+        }
+        if table.evicted > 0 {
+            s.warnings.push(format!(
+                "{} sessions were ended early because the session table was full (--max-flows {}); \
+                 each was judged on what it had shown",
+                table.evicted, self.max_flows
+            ));
+        }
         s.detect = detect;
         s.table = table;
         s.report = self.reporter.stats;
+        s.baseline = self.baseline.as_ref().map(|b| b.stats);
+        if let Some(r) = self.report.take() {
+            r.write(&s)?;
+        }
         Ok(s)
     }
+}
+
+/// The process behind an attributed alert below medium is part of the host's normal.
+fn learn_process(b: &mut Baseline, a: &crate::report::Alert) {
+    if a.verdict.tier.is_some_and(|t| t >= crate::verdict::Tier::Medium) {
+        return;
+    }
+    let Some(process) = a.enrichment.as_ref().map(|e| &e["process"]) else { return };
+    let (Some(name), parent) = (process["name"].as_str(), process["parent"]["name"].as_str().unwrap_or(""))
+    else {
+        return;
+    };
+    let d = &a.detection;
+    let host = if d.shell_side == crate::evidence::Dir::Orig { d.source.ip } else { d.destination.ip };
+    b.observe_process(host, name, parent, d.decided_at);
 }
 
 /// Puts the events of one packet (or one tick, or the end of the capture) in the order
@@ -234,17 +355,33 @@ fn order_key(ev: &Event) -> OrderKey {
     match ev {
         Event::Detection(d) => (
             d.decided_at,
-            community_id_v1(0, d.source.ip, d.source.port, d.destination.ip, d.destination.port),
+            community_id_v1(
+                0,
+                d.transport.ip_number(),
+                d.source.ip,
+                d.source.port,
+                d.destination.ip,
+                d.destination.port,
+            ),
             0,
             d.sequence,
             d.session_id.clone(),
         ),
         Event::Flow(f) => (
             f.end,
-            community_id_v1(0, f.source.ip, f.source.port, f.destination.ip, f.destination.port),
+            community_id_v1(
+                0,
+                f.transport.ip_number(),
+                f.source.ip,
+                f.source.port,
+                f.destination.ip,
+                f.destination.port,
+            ),
             1,
             0,
             f.session_id.clone(),
         ),
+        // After the session's detections and flow record; the session id is unique.
+        Event::Timeline(t) => (t.end, String::new(), 2, 0, t.session_id.clone()),
     }
 }

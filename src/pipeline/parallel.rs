@@ -13,12 +13,14 @@
 //! (each shard holds `max_flows / threads` sessions).
 
 use super::{order_key, OrderKey};
+use crate::baseline::model::History;
 use crate::context::resolve::Context;
-use crate::decode::{TcpFlags, TcpSegment};
+use crate::decode::{TcpFlags, Transport, TransportSegment};
 use crate::detect::{DetectStats, Detector, DetectorConfig, Event};
 use crate::error::{Error, Result};
 use crate::flow::key::{Endpoint, FlowKey};
 use crate::flow::table::TableStats;
+use crate::names::DnsAnswer;
 use crate::time::{Span, Timestamp};
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -38,6 +40,7 @@ const END: u64 = u64::MAX - 1;
 #[derive(Clone, Copy)]
 struct SegMeta {
     ts: Timestamp,
+    transport: Transport,
     src: IpAddr,
     dst: IpAddr,
     src_port: u16,
@@ -51,10 +54,14 @@ struct SegMeta {
     len: u32,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Item {
     Segment(u64, SegMeta),
     Sweep(u64, Timestamp),
+    /// A DNS answer, given to every worker at the same position.
+    Names(u64, Arc<DnsAnswer>),
+    /// Score against this host history from here on.
+    History(u64, Arc<History>),
 }
 
 #[derive(Default)]
@@ -97,7 +104,11 @@ pub(super) struct Shards {
 }
 
 impl Shards {
-    pub(super) fn start(config: DetectorConfig, context: Arc<Context>) -> Self {
+    pub(super) fn start(
+        config: DetectorConfig,
+        context: Arc<Context>,
+        history: Option<Arc<History>>,
+    ) -> Self {
         let n = config.threads.max(1);
         let shard_config = DetectorConfig {
             max_flows: config.max_flows.div_ceil(n),
@@ -110,9 +121,13 @@ impl Shards {
             .map(|id| {
                 let (tx, rx) = sync_channel(QUEUE);
                 let (results_tx, pool_tx, context) = (results_tx.clone(), pool_tx.clone(), context.clone());
+                let mut detector = Detector::new(shard_config, context);
+                if let Some(h) = &history {
+                    detector.set_history(h.clone());
+                }
                 let handle = std::thread::Builder::new()
                     .name(format!("shellsight-shard-{id}"))
-                    .spawn(move || work(id, Detector::new(shard_config, context), rx, results_tx, pool_tx))
+                    .spawn(move || work(id, detector, rx, results_tx, pool_tx))
                     .expect("spawn a worker thread");
                 Worker {
                     tx,
@@ -148,7 +163,7 @@ impl Shards {
     }
 
     /// One decoded frame (`None`: not a TCP segment). Released events go to `out`.
-    pub(super) fn feed(&mut self, seg: Option<&TcpSegment<'_>>, out: &mut Vec<Event>) -> Result<()> {
+    pub(super) fn feed(&mut self, seg: Option<&TransportSegment<'_>>, out: &mut Vec<Event>) -> Result<()> {
         let Some(seg) = seg else { return Ok(()) };
         let pos = self.pos;
         self.pos += 1;
@@ -157,9 +172,16 @@ impl Shards {
                 w.filling.items.push(Item::Sweep(pos, seg.ts));
             }
         }
+        if let Some(answer) = crate::names::dns::answer(seg) {
+            let answer = Arc::new(answer);
+            for w in &mut self.workers {
+                w.filling.items.push(Item::Names(pos, answer.clone()));
+            }
+        }
         let src = Endpoint { ip: seg.src, port: seg.src_port };
         let dst = Endpoint { ip: seg.dst, port: seg.dst_port };
-        let shard = (FlowKey::new(src, dst).0.shard_hash() % self.workers.len() as u64) as usize;
+        let shard =
+            (FlowKey::new(seg.transport, src, dst).0.shard_hash() % self.workers.len() as u64) as usize;
         let batch = &mut self.workers[shard].filling;
         let off = batch.bytes.len() as u32;
         batch.bytes.extend_from_slice(seg.payload);
@@ -167,6 +189,7 @@ impl Shards {
             pos,
             SegMeta {
                 ts: seg.ts,
+                transport: seg.transport,
                 src: seg.src,
                 dst: seg.dst,
                 src_port: seg.src_port,
@@ -186,6 +209,26 @@ impl Shards {
             self.release(out);
         }
         Ok(())
+    }
+
+    /// Waits until every worker has worked through everything fed so far, and releases
+    /// all their events (a barrier, taken once per history commit).
+    pub(super) fn sync(&mut self, out: &mut Vec<Event>) -> Result<()> {
+        self.send_all()?;
+        let target = self.pos;
+        while self.workers.iter().any(|w| w.watermark < target) {
+            self.collect(true)?;
+        }
+        self.release(out);
+        Ok(())
+    }
+
+    /// Every worker scores against `history` from the next item on.
+    pub(super) fn set_history(&mut self, history: Arc<History>) {
+        let pos = self.pos;
+        for w in &mut self.workers {
+            w.filling.items.push(Item::History(pos, history.clone()));
+        }
     }
 
     /// The single detector's sweep schedule (`FlowTable::maybe_sweep`).
@@ -325,10 +368,11 @@ fn work(
             ToWorker::Batch(mut batch) => {
                 let mut tagged = Vec::new();
                 for item in &batch.items {
-                    let pos = match *item {
+                    let pos = match item {
                         Item::Segment(pos, m) => {
-                            let seg = TcpSegment {
+                            let seg = TransportSegment {
                                 ts: m.ts,
+                                transport: m.transport,
                                 src: m.src,
                                 dst: m.dst,
                                 src_port: m.src_port,
@@ -341,11 +385,19 @@ fn work(
                                 payload: &batch.bytes[m.off as usize..(m.off + m.len) as usize],
                             };
                             detector.process_unswept(&seg, &mut events);
-                            pos
+                            *pos
                         }
                         Item::Sweep(pos, now) => {
-                            detector.sweep_at(now, &mut events);
-                            pos
+                            detector.sweep_at(*now, &mut events);
+                            *pos
+                        }
+                        Item::History(pos, history) => {
+                            detector.set_history(history.clone());
+                            *pos
+                        }
+                        Item::Names(pos, answer) => {
+                            detector.learn_names(answer);
+                            *pos
                         }
                     };
                     tagged.extend(events.drain(..).map(|e| (pos, e)));

@@ -3,8 +3,9 @@
 //! keeps the connection, reconnects with backoff, and asks the scan loop for a full
 //! snapshot after every (re)connect, since deltas mean nothing without one.
 
-use super::{read_message, write_message, Message, PROTOCOL_VERSION, RECORDS_PER_FRAME};
-use crate::inventory::InventoryRecord;
+use super::tls::ClientTls;
+use super::{read_message, write_message, ChannelIo, Message, PROTOCOL_VERSION, RECORDS_PER_FRAME};
+use crate::inventory::{ExecRecord, InventoryRecord};
 use bytes::BytesMut;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,7 +21,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 enum Outgoing {
     Snapshot(Vec<Arc<InventoryRecord>>),
     Delta(Vec<Arc<InventoryRecord>>),
-    Nat(Message),
+    /// Sent as is: NAT entries and execs.
+    AsIs(Message),
 }
 
 /// Handle held by the scan loop.
@@ -33,13 +35,26 @@ pub struct SensorLink {
 
 #[derive(Clone)]
 pub struct Identity {
-    pub token: String,
+    pub token: super::Token,
     pub host: String,
     pub boot_id: String,
 }
 
+/// Where and how to reach the sensor.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// `HOST:PORT`.
+    pub addr: String,
+    /// TLS, with the agent's certificate when the sensor wants mutual TLS; plain TCP
+    /// without.
+    pub tls: Option<ClientTls>,
+}
+
+/// An open, authenticated channel to a sensor.
+pub type Channel = Box<dyn ChannelIo>;
+
 impl SensorLink {
-    pub fn start(addr: String, id: Identity) -> crate::error::Result<Self> {
+    pub fn start(to: Endpoint, id: Identity) -> crate::error::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let need_snapshot = Arc::new(AtomicBool::new(true));
         let flag = need_snapshot.clone();
@@ -50,7 +65,7 @@ impl SensorLink {
                     tracing::error!("sensor link: cannot start its runtime");
                     return;
                 };
-                rt.block_on(run(addr, id, rx, flag));
+                rt.block_on(run(to, id, rx, flag));
             })
             .map_err(|e| crate::error::Error::runtime(format!("cannot start the sensor link: {e}")))?;
         Ok(SensorLink {
@@ -77,9 +92,16 @@ impl SensorLink {
         }
     }
 
+    /// Execs are events, not state: they are sent whether or not a snapshot is due.
+    pub fn send_execs(&self, records: Vec<Arc<ExecRecord>>) {
+        for chunk in records.chunks(RECORDS_PER_FRAME) {
+            self.push(Outgoing::AsIs(Message::Execs { records: chunk.to_vec() }));
+        }
+    }
+
     pub fn send_nat(&self, observed_ns: i64, entries: Vec<crate::join::conntrack::NatEntry>) {
         if !entries.is_empty() {
-            self.push(Outgoing::Nat(Message::Nat { observed_ns, entries }));
+            self.push(Outgoing::AsIs(Message::Nat { observed_ns, entries }));
         }
     }
 
@@ -102,10 +124,11 @@ impl SensorLink {
     }
 }
 
-async fn run(addr: String, id: Identity, mut rx: mpsc::Receiver<Outgoing>, need_snapshot: Arc<AtomicBool>) {
+async fn run(to: Endpoint, id: Identity, mut rx: mpsc::Receiver<Outgoing>, need_snapshot: Arc<AtomicBool>) {
+    let addr = &to.addr;
     let mut backoff = BACKOFF_MIN;
     loop {
-        let mut stream = match connect(&addr, &id).await {
+        let mut stream = match open(&to, &id).await {
             Ok(s) => {
                 backoff = BACKOFF_MIN;
                 s
@@ -133,7 +156,7 @@ async fn run(addr: String, id: Identity, mut rx: mpsc::Receiver<Outgoing>, need_
                 // Deltas queued before the snapshot that follows a reconnect are stale.
                 Outgoing::Delta(_) if !synced => Ok(()),
                 Outgoing::Delta(records) => send_chunks(&mut stream, records, false).await,
-                Outgoing::Nat(msg) => write_message(&mut stream, &msg).await,
+                Outgoing::AsIs(msg) => write_message(&mut stream, &msg).await,
             };
             if let Err(e) = result {
                 tracing::warn!("sensor {addr}: {e}; reconnecting");
@@ -143,9 +166,23 @@ async fn run(addr: String, id: Identity, mut rx: mpsc::Receiver<Outgoing>, need_
     }
 }
 
-async fn connect(addr: &str, id: &Identity) -> std::io::Result<TcpStream> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
+/// Connects, runs the TLS handshake when configured, says hello and waits for the
+/// sensor's welcome.
+pub async fn open(to: &Endpoint, id: &Identity) -> std::io::Result<Channel> {
+    let tcp = TcpStream::connect(&to.addr).await?;
+    tcp.set_nodelay(true)?;
+    let mut stream: Channel = match &to.tls {
+        None => Box::new(tcp),
+        Some(tls) => {
+            let name = tls.name_for(&to.addr)?;
+            let handshake = tls.connector.connect(name, tcp);
+            match tokio::time::timeout(Duration::from_secs(10), handshake).await {
+                Ok(Ok(s)) => Box::new(s),
+                Ok(Err(e)) => return Err(std::io::Error::new(e.kind(), format!("TLS handshake: {e}"))),
+                Err(_) => return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS handshake")),
+            }
+        }
+    };
     let hello = Message::Hello {
         version: PROTOCOL_VERSION,
         token: id.token.clone(),
@@ -166,7 +203,7 @@ async fn connect(addr: &str, id: &Identity) -> std::io::Result<TcpStream> {
 }
 
 async fn send_chunks(
-    stream: &mut TcpStream,
+    stream: &mut Channel,
     records: Vec<Arc<InventoryRecord>>,
     snapshot: bool,
 ) -> std::io::Result<()> {

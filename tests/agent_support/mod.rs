@@ -96,8 +96,11 @@ pub fn agent_once(extra: &[&str]) -> Vec<InventoryRecord> {
     parse_lines(&String::from_utf8(out.stdout).expect("utf-8"))
 }
 
+/// The socket records of an agent's output; exec lines (commands run over a socket,
+/// `"action":"exec"`) are another record type and are skipped.
 pub fn parse_lines(s: &str) -> Vec<InventoryRecord> {
     s.lines()
+        .filter(|l| !l.contains("\"action\":\"exec\""))
         .map(|l| serde_json::from_str::<InventoryRecord>(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
         .collect()
 }

@@ -20,20 +20,6 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("fixtures").join(name)
 }
 
-/// The public captures live beside the project (`../shared/corpus/public`); CI lays them
-/// there too. SHELLSIGHT_PUBLIC_CORPUS points elsewhere.
-pub fn public_corpus() -> PathBuf {
-    let dir = std::env::var_os("SHELLSIGHT_PUBLIC_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/corpus/public"));
-    assert!(
-        dir.join("labels.json").exists(),
-        "public corpus not found at {} (set SHELLSIGHT_PUBLIC_CORPUS)",
-        dir.display()
-    );
-    dir
-}
-
 pub fn run(args: &[&str]) -> Output {
     Command::new(bin()).args(args).output().expect("run shellsight")
 }

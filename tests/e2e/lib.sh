@@ -96,12 +96,13 @@ e2e_setup() {
 
 in_srv() { ip netns exec "$NS_SRV" "$@"; }
 in_atk() { ip netns exec "$NS_ATK" "$@"; }
-# as USER (postgres, www-data) in the server namespace, without a login session
+# as USER (postgres, www-data) in the server namespace, without a login session. Its
+# working directory is the temp dir: the checkout may be private (0700) to USER.
 in_srv_as() {
     local user="$1"
     shift
     ip netns exec "$NS_SRV" setpriv --reuid="$user" --regid="$user" --init-groups \
-        env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$E2E_TMP" LANG=C.UTF-8 "$@"
+        env -i -C "$E2E_TMP" PATH=/usr/local/bin:/usr/bin:/bin HOME="$E2E_TMP" LANG=C.UTF-8 "$@"
 }
 
 # wait_listen NS PORT WHAT LOGFILE: until something listens on tcp PORT in NS
