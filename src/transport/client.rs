@@ -16,6 +16,9 @@ use tokio::sync::mpsc;
 const QUEUE: usize = 64;
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A sensor that takes no bytes for this long is treated as gone: the link reconnects
+/// instead of waiting on a full socket buffer for ever (and `close` stays bounded).
+const WRITE_STALL: Duration = Duration::from_secs(30);
 
 /// One batch from the scan loop.
 enum Outgoing {
@@ -134,12 +137,16 @@ async fn run(to: Endpoint, id: Identity, mut rx: mpsc::Receiver<Outgoing>, need_
                 s
             }
             Err(e) => {
+                // Closed by the scan loop and the sensor is unreachable: what is still
+                // queued cannot be delivered, and waiting for it would hang the caller.
+                if rx.is_closed() {
+                    let unsent = rx.len();
+                    tracing::warn!("sensor {addr}: {e}; closing with {unsent} batches unsent");
+                    return;
+                }
                 tracing::warn!("sensor {addr}: {e}; retrying in {:.1} s", backoff.as_secs_f64());
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
-                if rx.is_closed() && rx.is_empty() {
-                    return;
-                }
                 continue;
             }
         };
@@ -156,7 +163,7 @@ async fn run(to: Endpoint, id: Identity, mut rx: mpsc::Receiver<Outgoing>, need_
                 // Deltas queued before the snapshot that follows a reconnect are stale.
                 Outgoing::Delta(_) if !synced => Ok(()),
                 Outgoing::Delta(records) => send_chunks(&mut stream, records, false).await,
-                Outgoing::AsIs(msg) => write_message(&mut stream, &msg).await,
+                Outgoing::AsIs(msg) => write_bounded(&mut stream, &msg).await,
             };
             if let Err(e) = result {
                 tracing::warn!("sensor {addr}: {e}; reconnecting");
@@ -189,7 +196,7 @@ pub async fn open(to: &Endpoint, id: &Identity) -> std::io::Result<Channel> {
         host: id.host.clone(),
         boot_id: id.boot_id.clone(),
     };
-    write_message(&mut stream, &hello).await?;
+    write_bounded(&mut stream, &hello).await?;
     let mut buf = BytesMut::new();
     match tokio::time::timeout(Duration::from_secs(10), read_message(&mut stream, &mut buf)).await {
         Ok(Ok(Some(Message::Welcome))) => Ok(stream),
@@ -208,7 +215,7 @@ async fn send_chunks(
     snapshot: bool,
 ) -> std::io::Result<()> {
     if snapshot && records.is_empty() {
-        return write_message(stream, &Message::Snapshot { records, last: true }).await;
+        return write_bounded(stream, &Message::Snapshot { records, last: true }).await;
     }
     let n = records.len().div_ceil(RECORDS_PER_FRAME);
     for (i, chunk) in records.chunks(RECORDS_PER_FRAME).enumerate() {
@@ -217,7 +224,18 @@ async fn send_chunks(
         } else {
             Message::Delta { records: chunk.to_vec() }
         };
-        write_message(stream, &msg).await?;
+        write_bounded(stream, &msg).await?;
     }
     Ok(())
+}
+
+/// One message, or an error when the sensor has taken nothing for [`WRITE_STALL`].
+async fn write_bounded(stream: &mut Channel, msg: &Message) -> std::io::Result<()> {
+    match tokio::time::timeout(WRITE_STALL, write_message(stream, msg)).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the sensor took nothing for {} s", WRITE_STALL.as_secs()),
+        )),
+    }
 }
