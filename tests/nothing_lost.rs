@@ -23,6 +23,16 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A one-second live sensor on a loopback port nothing uses: it writes only its stats.
+fn quiet_sensor_writing_to(out: &Path) -> std::process::Output {
+    Command::new(bin())
+        .args(["sensor", "--interface", "lo", "--bpf", "tcp port 9", "--duration", "1"])
+        .args(["--format", "json", "-o"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 /// Every line of `path` parses as a JSON object; returns them.
 fn whole_records(path: &Path) -> Vec<Value> {
     let bytes = std::fs::read(path).unwrap();
@@ -111,22 +121,7 @@ fn a_restart_appends_and_cuts_a_torn_last_line() {
     let out = dir.join("alerts.jsonl");
     let earlier = "{\"event\":{\"kind\":\"alert\",\"id\":\"from-the-last-run\"}}\n";
     std::fs::write(&out, format!("{earlier}{{\"event\":{{\"kind\":\"al")).unwrap();
-    let run = Command::new(bin())
-        .args([
-            "sensor",
-            "--interface",
-            "lo",
-            "--bpf",
-            "tcp port 9",
-            "--duration",
-            "1",
-            "--format",
-            "json",
-            "-o",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = quiet_sensor_writing_to(&out);
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{err}");
     assert!(err.contains("removed a torn last line (20 bytes)"), "{err}");
@@ -186,22 +181,7 @@ fn a_full_disk_is_a_clear_error_and_a_non_zero_exit() {
         assert_eq!(run.status.code(), Some(1), "replay {flag} on a full disk: {err}");
         assert!(err.contains(&format!("writing {what}")) && err.contains("No space left on device"), "{err}");
     }
-    let run = Command::new(bin())
-        .args([
-            "sensor",
-            "--interface",
-            "lo",
-            "--bpf",
-            "tcp port 9",
-            "--duration",
-            "1",
-            "--format",
-            "json",
-            "-o",
-        ])
-        .arg(disk.dir.join("live.jsonl"))
-        .output()
-        .unwrap();
+    let run = quiet_sensor_writing_to(&disk.dir.join("live.jsonl"));
     let err = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "sensor on a full disk: {err}");
     assert!(err.contains("No space left on device"), "{err}");
