@@ -2,7 +2,8 @@
 //! TLS, verifies client certificates against its CA (`verify: true`) and knows one user.
 //! An agent and a live sensor with the right CA, certificate and password meet on it;
 //! an agent with a wrong password, without a certificate, or trusting another CA gets
-//! nothing through. Needs root (live capture) and nats-server.
+//! nothing through. A server that knows one nkey lets its holder in and refuses another
+//! key. Needs nats-server, and root for the live capture.
 
 mod agent_support;
 mod bus_support;
@@ -18,15 +19,16 @@ use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "bus-password-for-tests-7f3a";
 
-/// nats-server with JetStream, TLS only, client certificates verified, one user.
+/// A locked-down nats-server (TLS with client certificates and a password, or nkeys),
+/// started from its own configuration file; killed when dropped.
 struct SecureNats {
     child: Child,
     port: u16,
 }
 
 impl SecureNats {
+    /// JetStream, TLS only, client certificates verified, one user with a password.
     fn start(pki: &Pki) -> SecureNats {
-        agent_support::require_tool("nats-server", "nats-server");
         let port = free_port();
         let p = |f: &str| pki.path(f).to_str().unwrap().to_string();
         let conf = format!(
@@ -49,6 +51,13 @@ authorization {{
             key = p("sensor.key"),
             ca = p("ca.pem"),
         );
+        SecureNats::run(pki, port, &conf)
+    }
+
+    /// nats-server on `port` with the configuration `conf`.
+    fn run(pki: &Pki, port: u16, conf: &str) -> SecureNats {
+        agent_support::require_tool("nats-server", "nats-server");
+        let p = |f: &str| pki.path(f).to_str().unwrap().to_string();
         std::fs::write(pki.path("nats.conf"), conf).unwrap();
         let log = std::fs::File::create(pki.path("nats.log")).unwrap();
         let child = Command::new("nats-server")
@@ -78,9 +87,14 @@ impl Drop for SecureNats {
 }
 
 fn creds(pki: &Pki, name: &str, password: &str) -> String {
+    private_file(pki, name, &format!("user = shellsight\npassword = {password}\n"))
+}
+
+/// A mode-0600 file in the test's directory; returns its path.
+fn private_file(pki: &Pki, name: &str, text: &str) -> String {
     use std::os::unix::fs::PermissionsExt;
     let path = pki.path(name);
-    std::fs::write(&path, format!("user = shellsight\npassword = {password}\n")).unwrap();
+    std::fs::write(&path, text).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path.to_str().unwrap().to_string()
 }
@@ -192,4 +206,41 @@ fn bus_secrets_readable_by_others_are_refused() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("agent.key") && err.contains("chmod 600"), "{err}");
+}
+
+/// An nkey user: the server holds only the public key and sends a challenge that the
+/// agent signs with its seed, so the seed never crosses the wire. A seed the server does
+/// not know is refused, and said to be.
+#[test]
+fn an_nkey_user_is_let_in_and_an_unknown_key_is_refused() {
+    let pki = Pki::new("bus-nkey");
+    let user = nkeys::KeyPair::new_user();
+    let stranger = nkeys::KeyPair::new_user();
+    let port = free_port();
+    let conf = format!(
+        r#"listen: "127.0.0.1:{port}"
+server_name: "nkey-bus"
+jetstream {{ store_dir: "{store}" }}
+authorization {{
+  users: [ {{ nkey: "{public}" }} ]
+}}
+"#,
+        store = pki.path("nats-store").to_str().unwrap(),
+        public = user.public_key(),
+    );
+    let _nats = SecureNats::run(&pki, port, &conf);
+    let url = format!("nats://127.0.0.1:{port}");
+    let seed = user.seed().unwrap();
+    let good = private_file(&pki, "user.nkey", &format!("nkey = {seed}\n"));
+    let bad = private_file(&pki, "stranger.nkey", &format!("nkey = {}\n", stranger.seed().unwrap()));
+
+    let (ok, err) = agent(&["--bus".into(), url.clone(), "--bus-creds".into(), good], "4");
+    assert_eq!(ok["connected"], true, "{ok}\n{err}");
+    assert!(ok["published"].as_u64() >= Some(1), "the agent published nothing: {ok}\n{err}");
+    assert!(!err.contains(&seed), "the seed is in the agent's log");
+
+    let (refused, err) = agent(&["--bus".into(), url, "--bus-creds".into(), bad], "3");
+    assert_eq!(refused["connected"], false, "an unknown nkey got in: {refused}\n{err}");
+    assert_eq!(refused["published"], 0, "{refused}\n{err}");
+    assert!(err.to_lowercase().contains("authorization"), "the refusal is not said: {err}");
 }
