@@ -247,6 +247,11 @@ pub struct SensorArgs {
     /// a certificate is refused before it may present the token.
     #[arg(long, value_name = "FILE", requires = "agent_tls_cert")]
     pub agent_tls_client_ca: Option<PathBuf>,
+    /// With `--agent-tls-client-ca`, accept any host name an agent reports. By default it
+    /// must be named on the agent's certificate: a DNS name (`*.` for one label), or the
+    /// common name when the certificate has no DNS names. For a fleet sharing one certificate.
+    #[arg(long, requires = "agent_tls_client_ca")]
+    pub agent_tls_any_host: bool,
     /// Run the host agent in this process too (single-host helper mode).
     #[arg(long)]
     pub local_agent: bool,

@@ -25,8 +25,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn listen(tls: Option<ServerTls>) -> (AgentServer, Arc<Mutex<InventoryCache>>) {
+    listen_with(tls, false)
+}
+
+fn listen_with(tls: Option<ServerTls>, any_host: bool) -> (AgentServer, Arc<Mutex<InventoryCache>>) {
     let cache = Arc::new(Mutex::new(InventoryCache::default()));
-    let auth = ServerAuth { token: Token::new(TOKEN), tls };
+    let auth = ServerAuth { token: Token::new(TOKEN), tls, any_host };
     let server = AgentServer::start("127.0.0.1:0", auth, cache.clone()).unwrap();
     (server, cache)
 }
@@ -129,6 +133,38 @@ fn mutual_tls_refuses_a_missing_or_foreign_client_certificate_before_the_token()
     assert_eq!(n(&server.counters.authenticated), 1, "{}", server.counters.json());
     assert_eq!(cache.lock().unwrap().len(), 4, "an unauthenticated peer's records reached the cache");
     server.shutdown();
+}
+
+/// With mutual TLS the host an agent reports must be on its certificate, or an enrolled
+/// agent could file its sockets under another host and steer attribution there.
+#[test]
+fn mutual_tls_binds_the_reported_host_to_the_client_certificate() {
+    let pki = Pki::new("host-binding");
+    let t = template();
+    let (server, cache) = listen(Some(pki.server(true)));
+    let to = endpoint(&server, Some(pki.client("ca", Some("agent"))));
+    let received = |cache: &Mutex<InventoryCache>| cache.lock().unwrap().records;
+    // On the certificate: db-1 (in any case), and one label under *.fleet.test.
+    for host in ["DB-1", "web-7.fleet.test"] {
+        agent_sends(&to, &identity(host, TOKEN), records(&t, host, 1)).unwrap();
+    }
+    wait_until("both named hosts' records", 10, || received(&cache) == 2);
+    for host in ["db-2", "a.b.fleet.test", "fleet.test"] {
+        let err = agent_sends(&to, &identity(host, TOKEN), records(&t, host, 1))
+            .expect_err(&format!("{host} is not on the certificate, yet it was welcomed"));
+        assert!(err.contains("not named on the client certificate"), "{host}: {err}");
+    }
+    assert_eq!(n(&server.counters.rejected_host), 3, "{}", server.counters.json());
+    assert_eq!(received(&cache), 2, "a refused host's records reached the cache");
+    server.shutdown();
+
+    // A fleet that shares one certificate turns the check off.
+    let (shared, cache) = listen_with(Some(pki.server(true)), true);
+    let to = endpoint(&shared, Some(pki.client("ca", Some("agent"))));
+    agent_sends(&to, &identity("db-2", TOKEN), records(&t, "db-2", 1)).unwrap();
+    wait_until("the unnamed host's record", 10, || received(&cache) == 1);
+    assert_eq!(n(&shared.counters.rejected_host), 0);
+    shared.shutdown();
 }
 
 #[test]
@@ -410,7 +446,7 @@ fn two_hundred_tls_agents_at_once_to_one_sensor() {
         let mut tasks = Vec::new();
         for i in 0..AGENTS {
             let to = Endpoint { addr: format!("127.0.0.1:{port}"), tls: Some(tls.clone()) };
-            let host = format!("tls-sim-{i:03}");
+            let host = format!("tls-sim-{i:03}.fleet.test");
             let recs = records(&t, &host, SOCKETS);
             tasks.push(tokio::spawn(async move {
                 let mut ch = open(&to, &identity(&host, TOKEN)).await.expect("an agent was refused");
@@ -458,7 +494,9 @@ fn two_hundred_tls_agents_at_once_to_one_sensor() {
     assert_eq!(sent, AGENTS * ROUNDS);
     assert_eq!(channel["authenticated"], AGENTS as u64, "{channel}");
     assert_eq!(channel["records"], (AGENTS * ROUNDS * SOCKETS) as u64, "{channel}");
-    for refused in ["rejected_tls", "rejected_token", "malformed", "hello_timeouts", "turned_away"] {
+    for refused in
+        ["rejected_tls", "rejected_token", "rejected_host", "malformed", "hello_timeouts", "turned_away"]
+    {
         assert_eq!(channel[refused], 0, "{refused}: {channel}");
     }
 }

@@ -58,7 +58,8 @@ pub fn start(args: &SensorArgs, setup: &mut DetectSetup) -> Result<Option<AgentL
                 }
                 _ => None,
             };
-            Some(AgentServer::start(addr, ServerAuth { token, tls }, cache.clone())?)
+            let auth = ServerAuth { token, tls, any_host: args.agent_tls_any_host };
+            Some(AgentServer::start(addr, auth, cache.clone())?)
         }
         None => None,
     };

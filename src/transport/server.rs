@@ -31,6 +31,8 @@ pub struct ChannelCounters {
     pub active: AtomicUsize,
     pub rejected_token: AtomicU64,
     pub rejected_version: AtomicU64,
+    /// Mutual TLS: the host an agent named in its hello is not on its certificate.
+    pub rejected_host: AtomicU64,
     /// Handshakes that failed: no or a wrong client certificate, not TLS at all.
     pub rejected_tls: AtomicU64,
     /// No handshake or hello within [`HELLO_TIMEOUT`] (silent or slow peers).
@@ -53,6 +55,7 @@ impl ChannelCounters {
             "active": self.active.load(Ordering::Relaxed),
             "rejected_token": n(&self.rejected_token),
             "rejected_version": n(&self.rejected_version),
+            "rejected_host": n(&self.rejected_host),
             "rejected_tls": n(&self.rejected_tls),
             "hello_timeouts": n(&self.hello_timeouts),
             "malformed": n(&self.malformed),
@@ -68,6 +71,9 @@ impl ChannelCounters {
 pub struct ServerAuth {
     pub token: super::Token,
     pub tls: Option<ServerTls>,
+    /// With mutual TLS, accept whatever host name an agent reports, not only one its
+    /// certificate names (a fleet that shares one certificate).
+    pub any_host: bool,
 }
 
 /// A running listener.
@@ -161,9 +167,16 @@ async fn serve(tcp: TcpStream, peer: SocketAddr, shared: &Shared) {
     let _ = tcp.set_nodelay(true);
     let deadline = Instant::now() + HELLO_TIMEOUT;
     let outcome = match &shared.auth.tls {
-        None => serve_stream(tcp, peer, shared, deadline).await,
+        None => serve_stream(tcp, peer, shared, deadline, None).await,
         Some(tls) => match timeout_at(deadline, tls.acceptor().accept(tcp)).await {
-            Ok(Ok(stream)) => serve_stream(stream, peer, shared, deadline).await,
+            Ok(Ok(stream)) => {
+                // The names the agent's certificate vouches for; its hello must use one.
+                let names = (tls.mutual && !shared.auth.any_host).then(|| {
+                    let leaf = stream.get_ref().1.peer_certificates().and_then(|c| c.first());
+                    leaf.map(|der| super::tls::certificate_host_names(der)).unwrap_or_default()
+                });
+                serve_stream(stream, peer, shared, deadline, names.as_deref()).await
+            }
             // A port probe or a health check: connected and closed without a byte.
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 shared.counters.closed_early.fetch_add(1, Ordering::Relaxed);
@@ -185,11 +198,13 @@ async fn serve(tcp: TcpStream, peer: SocketAddr, shared: &Shared) {
     }
 }
 
+/// `cert_names`: with mutual TLS, the host names the agent's certificate vouches for.
 async fn serve_stream<S: ChannelIo>(
     mut stream: S,
     peer: SocketAddr,
     shared: &Shared,
     deadline: Instant,
+    cert_names: Option<&[String]>,
 ) -> std::result::Result<(), String> {
     let counters = &shared.counters;
     let mut buf = BytesMut::new();
@@ -203,6 +218,13 @@ async fn serve_stream<S: ChannelIo>(
             if version != PROTOCOL_VERSION {
                 counters.rejected_version.fetch_add(1, Ordering::Relaxed);
                 let why = format!("protocol version {version}, expected {PROTOCOL_VERSION}");
+                return reject(&mut stream, &why).await;
+            }
+            // Without this, any enrolled agent could report sockets as another host's.
+            if let Some(names) = cert_names.filter(|names| !super::tls::host_is_named(&host, names)) {
+                counters.rejected_host.fetch_add(1, Ordering::Relaxed);
+                let why =
+                    format!("host {host:?} is not named on the client certificate ({})", names.join(", "));
                 return reject(&mut stream, &why).await;
             }
             (host, boot_id)

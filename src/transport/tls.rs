@@ -101,6 +101,48 @@ impl ClientTls {
     }
 }
 
+/// The host names a client certificate vouches for: its DNS subject alternative names,
+/// or its subject common names when it has none (the order RFC 6125 gives). Empty for a
+/// certificate that does not parse; the handshake has verified its chain already.
+pub fn certificate_host_names(der: &[u8]) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else { return Vec::new() };
+    let dns: Vec<String> = match cert.subject_alternative_name() {
+        Ok(Some(san)) => san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(d) => Some(d.to_string()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if !dns.is_empty() {
+        return dns;
+    }
+    cert.subject().iter_common_name().filter_map(|cn| cn.as_str().ok()).map(str::to_string).collect()
+}
+
+/// Whether `host` is one of `names`: the same ignoring case and a trailing dot, or under
+/// a `*.` wildcard, which stands for exactly one leftmost label.
+pub fn host_is_named(host: &str, names: &[String]) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.is_empty() {
+        return false;
+    }
+    names.iter().any(|name| {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        match name.strip_prefix("*.") {
+            Some(suffix) => {
+                host.split_once('.').is_some_and(|(label, rest)| !label.is_empty() && rest == suffix)
+            }
+            None => name == host,
+        }
+    })
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -136,5 +178,21 @@ fn pem_error(e: rustls::pki_types::pem::Error) -> String {
         E::Io(e) => e.to_string(),
         E::NoItemsFound => "no PEM item of the expected kind in the file".into(),
         other => format!("not valid PEM ({other:?})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_is_named;
+
+    #[test]
+    fn a_host_is_named_exactly_or_under_a_one_label_wildcard() {
+        let names = ["db-1".to_string(), "*.fleet.example".to_string(), "web.example.".to_string()];
+        for ok in ["db-1", "DB-1", "db-1.", "a.fleet.example", "web.example"] {
+            assert!(host_is_named(ok, &names), "{ok} should be named");
+        }
+        for refused in ["db-2", "fleet.example", "a.b.fleet.example", ".fleet.example", "", "db-1x", "web"] {
+            assert!(!host_is_named(refused, &names), "{refused:?} should not be named");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Certificates for the agent-channel tests, made per run with the `openssl` tool: a
 //! CA, a sensor certificate for 127.0.0.1 and `localhost`, an agent certificate the CA
-//! signed, an unrelated CA with its own agent certificate, and a token file.
+//! signed (for the hosts `db-1`, `*.fleet.test` and this machine), an unrelated CA with
+//! its own agent certificate, and a token file.
 #![allow(dead_code)]
 
 use shellsight::transport::tls::{ClientTls, ServerTls};
@@ -32,7 +33,11 @@ impl Pki {
             ));
         }
         pki.leaf("ca", "sensor", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth");
-        pki.leaf("ca", "agent", "extendedKeyUsage=clientAuth");
+        // The hosts an agent with this certificate may report: a test's own name, a
+        // wildcard for simulated fleets, and this machine (for the real agent).
+        let this_host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let names = format!("DNS:db-1,DNS:*.fleet.test,DNS:{}", this_host.trim());
+        pki.leaf("ca", "agent", &format!("subjectAltName={names}\nextendedKeyUsage=clientAuth"));
         pki.leaf("rogue-ca", "rogue-agent", "extendedKeyUsage=clientAuth");
         std::fs::write(pki.path("token"), format!("{TOKEN}\n")).unwrap();
         pki.private("token");
