@@ -75,6 +75,86 @@ fn a_file_that_is_no_audit_log_is_refused_by_name() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The serial of an audit line (`msg=audit(TIME:SERIAL)`), which groups one event's lines.
+fn audit_serial(line: &str) -> Option<&str> {
+    let rest = &line[line.find("msg=audit(")? + "msg=audit(".len()..];
+    rest.split_once(':')?.1.split_once(')').map(|(serial, _)| serial)
+}
+
+/// `agent --auditd` in follow mode: started before the log exists, fed its first half,
+/// then the log is rotated (renamed away, a new file put in its place) with the second
+/// half. What it sends must be exactly what one read of the whole log gives, and joined
+/// offline it must still name the web shell's bash.
+#[test]
+fn agent_follows_a_growing_and_rotated_audit_log_and_loses_nothing() {
+    let fixtures = root().join("tests/fixtures/auditd");
+    let whole = std::fs::read_to_string(fixtures.join("php-fpm.audit.log")).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    // Cut at the first event boundary past the middle, as auditd writes whole events.
+    let cut = (lines.len() / 2..lines.len())
+        .find(|&i| audit_serial(lines[i]) != audit_serial(lines[i - 1]))
+        .expect("no event boundary in the second half");
+    let dir = std::env::temp_dir().join(format!("ss-auditd-follow-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (log, followed, reference) =
+        (dir.join("audit.log"), dir.join("followed.jsonl"), dir.join("ref.jsonl"));
+    let agent = |log: &Path, out: &Path, secs: &str| {
+        Command::new(bin())
+            .args(["agent", "--auditd", log.to_str().unwrap(), "--output", out.to_str().unwrap()])
+            .args(["--duration", secs, "-v"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    let follower = agent(&log, &followed, "8");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(&log, lines[..cut].join("\n") + "\n").unwrap();
+    // Rotate only once the agent holds the first file open, or it would never see it.
+    let fd_dir = format!("/proc/{}/fd", follower.id());
+    let holds_log = || {
+        std::fs::read_dir(&fd_dir)
+            .map(|fds| fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == log)))
+            .unwrap_or(false)
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !holds_log() {
+        assert!(std::time::Instant::now() < until, "the agent never opened {}", log.display());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::rename(&log, dir.join("audit.log.1")).unwrap();
+    let fresh = dir.join("audit.log.new");
+    std::fs::write(&fresh, lines[cut..].join("\n") + "\n").unwrap();
+    std::fs::rename(&fresh, &log).unwrap();
+    let out = follower.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "agent --auditd failed: {err}");
+    assert!(err.contains("not there yet") && err.contains("rotated"), "the waits are not said: {err}");
+
+    // One read of the whole log, for comparison.
+    let out = agent(&fixtures.join("php-fpm.audit.log"), &reference, "1").wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sorted = |p: &Path| {
+        let mut v: Vec<String> = std::fs::read_to_string(p).unwrap().lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let (got, want) = (sorted(&followed), sorted(&reference));
+    assert!(want.len() >= 10, "the whole log gave only {} records", want.len());
+    assert_eq!(got, want, "following in two pieces across a rotation differs from one read");
+
+    let alerts = replay(&[&fixtures.join("php-fpm.pcap")], &["--inventory", followed.to_str().unwrap()]);
+    let shell = alerts
+        .iter()
+        .filter(|a| a["destination"]["port"] == 4444)
+        .max_by_key(|a| tier_rank(a))
+        .unwrap_or_else(|| panic!("no alert for the shell: {alerts:?}"));
+    assert_eq!(shell["process"]["name"], "bash", "{shell}");
+    assert_eq!(shell["shellsight"]["tier"], "high", "{shell}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn real_auditd_records_a_php_fpm_reverse_shell_that_replay_attributes() {
     if !privileged() {

@@ -40,8 +40,13 @@ pub fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
         (false, _) => "debug",
     };
     let filter = EnvFilter::try_from_env("SHELLSIGHT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let logs =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    // Colours only on a terminal: a log file or a journal gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(colour);
     let _ = match format {
         LogFormat::Text => logs.try_init(),
         LogFormat::Json => logs.json().try_init(),
