@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod baseline;
+pub mod batch;
 pub mod bus;
 pub mod capture;
 pub mod cli;

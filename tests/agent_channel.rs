@@ -354,17 +354,23 @@ fn a_sensor_that_stops_reading_costs_the_agent_batches_not_memory_and_a_snapshot
             // Now read until the agent closes the link: after the drops, it must send a
             // full snapshot again. The timeout only bounds a hang.
             let mut kinds = Vec::new();
-            while let Ok(Ok(Some(m))) =
-                tokio::time::timeout(Duration::from_secs(60), read_message(&mut s, &mut buf)).await
-            {
+            let end = loop {
+                let m = match tokio::time::timeout(Duration::from_secs(60), read_message(&mut s, &mut buf))
+                    .await
+                {
+                    Ok(Ok(Some(m))) => m,
+                    Ok(Ok(None)) => break "the agent closed".to_string(),
+                    Ok(Err(e)) => break e.to_string(),
+                    Err(_) => break "60 s without a message".to_string(),
+                };
                 kinds.push(match m {
                     Message::Snapshot { last: true, .. } => "snapshot-end",
                     Message::Snapshot { .. } => "snapshot",
                     Message::Delta { .. } => "delta",
                     _ => "other",
                 });
-            }
-            kinds
+            };
+            (kinds, end)
         })
     });
     let to = Endpoint { addr: addr.to_string(), tls: Some(pki.client("ca", None)) };
@@ -391,13 +397,48 @@ fn a_sensor_that_stops_reading_costs_the_agent_batches_not_memory_and_a_snapshot
         std::thread::sleep(Duration::from_millis(100));
     }
     link.close();
-    let kinds = sensor.join().unwrap();
+    let (kinds, end) = sensor.join().unwrap();
     let wholes = kinds.iter().filter(|k| **k == "snapshot-end").count();
-    assert!(wholes >= 2 && kinds.last() == Some(&"snapshot-end"), "no resync after the drops: {kinds:?}");
+    assert!(
+        wholes >= 2 && kinds.last() == Some(&"snapshot-end"),
+        "no resync after the drops: {kinds:?}, then {end} (records of {} bytes)",
+        serde_json::to_vec(&*batch[0]).map_or(0, |b| b.len())
+    );
     eprintln!(
         "slow sensor: {dropped} batches dropped, agent grew {grown_kb} kB, {} messages read after",
         kinds.len()
     );
+}
+
+#[test]
+fn a_snapshot_over_the_frame_limit_arrives_in_frames_that_fit() {
+    // A host whose service has a long command line (a Java classpath, say): 600 sockets
+    // of 20 kB each are half again the frame limit, and must still all arrive.
+    const SOCKETS: usize = 600;
+    let t = template();
+    let (server, cache) = listen(None);
+    let mut recs: Vec<Arc<InventoryRecord>> = records(&t, "classpath", SOCKETS)
+        .into_iter()
+        .map(|r| {
+            let mut r = (*r).clone();
+            Arc::make_mut(r.process.as_mut().unwrap()).args =
+                vec!["java".into(), "-cp".into(), "x".repeat(20 << 10)];
+            Arc::new(r)
+        })
+        .collect();
+    const { assert!(SOCKETS * (20 << 10) > MAX_FRAME) };
+    // One record over the limit on its own is left out; the rest must not pay for it.
+    let mut huge = (*recs[0]).clone();
+    huge.socket.inode = 9_999_999;
+    Arc::make_mut(huge.process.as_mut().unwrap()).args = vec!["x".repeat(MAX_FRAME + 1)];
+    recs.insert(SOCKETS / 2, Arc::new(huge));
+    let link = SensorLink::start(endpoint(&server, None), identity("classpath", TOKEN)).unwrap();
+    link.send_snapshot(recs);
+    wait_until(&format!("{SOCKETS} sockets in the cache"), 30, || cache.lock().unwrap().len() >= SOCKETS);
+    link.close();
+    let c = cache.lock().unwrap();
+    assert_eq!(c.len(), SOCKETS, "the oversized record was left out, every other one arrived");
+    assert_eq!(n(&server.counters.malformed), 0);
 }
 
 #[test]

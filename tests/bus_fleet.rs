@@ -58,7 +58,12 @@ fn reverse_shell(port: u16) -> Child {
 }
 
 /// A person typing at the shell's listener (as `common::operator`, on an accepted stream).
-fn type_commands(mut s: TcpStream) {
+fn type_commands(s: TcpStream) {
+    type_commands_then(s, || {});
+}
+
+/// Types the commands, runs `linger` (the shell still open), then exits the shell.
+fn type_commands_then(mut s: TcpStream, linger: impl FnOnce()) {
     s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
     let mut sink = [0u8; 4096];
     for (cmd, think_ms) in
@@ -69,13 +74,27 @@ fn type_commands(mut s: TcpStream) {
         let _ = s.read(&mut sink);
     }
     std::thread::sleep(Duration::from_millis(800));
+    linger();
     let _ = s.write_all(b"exit\n");
 }
 
 /// Runs a reverse shell against a typing listener on `port` and waits for it to end.
 fn shell_session(port: u16) {
+    shell_session_until(port, || true);
+}
+
+/// As [`shell_session`], but the typist keeps the shell open after its commands until
+/// `done` holds (at most a minute), as an operator does.
+fn shell_session_until(port: u16, done: impl Fn() -> bool + Send + 'static) {
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let typist = std::thread::spawn(move || type_commands(listener.accept().unwrap().0));
+    let typist = std::thread::spawn(move || {
+        type_commands_then(listener.accept().unwrap().0, || {
+            let until = Instant::now() + Duration::from_secs(60);
+            while !done() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        })
+    });
     let mut shell = reverse_shell(port);
     typist.join().unwrap();
     let _ = shell.wait();
@@ -216,9 +235,11 @@ fn a_cluster_node_dies_under_the_sensor_and_nothing_is_duplicated_or_lost_uncoun
     let (before, after) = (free_port(), free_port());
     let bpf = format!("tcp port {before} or tcp port {after}");
     // The sensor knows only node 0 (it learns the others from it); the agent uses node 2.
-    let s = sensor(&nodes[0].url(), &bpf, 50, &alerts, &["--bus-replicas", "3"]);
+    // Both are stopped by SIGTERM once the second shell is over; the durations only
+    // bound a hang.
+    let s = sensor(&nodes[0].url(), &bpf, 240, &alerts, &["--bus-replicas", "3"]);
     std::thread::sleep(Duration::from_millis(1500));
-    let a = agent(&nodes[2].url(), 47, &["--bus-replicas", "3"]);
+    let a = agent(&nodes[2].url(), 240, &["--bus-replicas", "3"]);
     std::thread::sleep(Duration::from_millis(2000));
 
     shell_session(before);
@@ -231,13 +252,27 @@ fn a_cluster_node_dies_under_the_sensor_and_nothing_is_duplicated_or_lost_uncoun
     nodes[0].kill();
     eprintln!("killed {} (port {})", nodes[0].name, nodes[0].port);
     std::thread::sleep(Duration::from_secs(3));
-    shell_session(after);
+    // When the dead node led the streams, JetStream answers nothing until the survivors
+    // elect a new leader (about 20 s here), and a shell that ended meanwhile is gone from
+    // every state the agent can still publish. Real shells last longer: this one stays
+    // open until the sensor names it, or a minute.
+    let watched = alerts.clone();
+    let started = Instant::now();
+    shell_session_until(after, move || {
+        alerts_on_port(&records(&watched), after).iter().any(|a| a["process"]["name"] == "bash")
+    });
+    eprintln!("second shell open for {:.1} s", started.elapsed().as_secs_f64());
+    std::thread::sleep(Duration::from_secs(2));
+    for child in [a.id(), s.id()] {
+        let _ = Command::new("kill").args(["-TERM", &child.to_string()]).status();
+    }
 
     let agent_err = finish(a, "agent");
     let err = finish(s, "sensor");
     let local = records(&alerts);
-    attributed(&local, before, &err);
-    attributed(&local, after, &err);
+    let context = format!("sensor:\n{err}\nagent:\n{agent_err}");
+    attributed(&local, before, &context);
+    attributed(&local, after, &context);
     let stats = last_bus_stats(&local);
     eprintln!("sensor bus counters after the failover: {stats}");
     eprintln!("agent: {}", agent_err.lines().filter(|l| l.contains("bus")).collect::<Vec<_>>().join("\n"));
@@ -427,4 +462,69 @@ fn simulate_agents(
         }
         total
     })
+}
+
+#[test]
+fn a_host_state_over_the_servers_payload_limit_is_published_in_parts_that_fit() {
+    if !privileged() {
+        return;
+    }
+    use shellsight::agent::InventorySink;
+    use shellsight::bus::agent::BusSink;
+    use shellsight::bus::{BusConfig, PART_BUDGET};
+    use std::sync::Arc;
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("big-state");
+    let nats = Nats::single(&dir);
+    let (l, lport) = agent_support::listener();
+    let _client = TcpStream::connect(("127.0.0.1", lport)).unwrap();
+    let _server = l.accept().unwrap();
+    let template = agent_support::agent_once(&[])
+        .into_iter()
+        .find(|r| r.destination.port == lport)
+        .expect("the agent does not see the test's connection");
+    // A host whose service has a long command line (a Java classpath, say): 1,000 sockets
+    // of 3 kB each are about three times the server's 1 MiB payload limit.
+    const SOCKETS: usize = 1000;
+    let mut records: Vec<_> = (0..SOCKETS)
+        .map(|k| {
+            let mut r = template.clone();
+            r.source.port = 20_000 + k as u16;
+            r.socket.inode = 7_000_000 + k as u64;
+            let p = Arc::make_mut(r.process.as_mut().expect("the template has its process"));
+            p.args = vec!["java".into(), "-cp".into(), "lib/x.jar:".repeat(300)];
+            Arc::new(r)
+        })
+        .collect();
+    // And one record that alone is over the limit: left out and counted, not a stall.
+    let mut huge = template.clone();
+    huge.socket.inode = 8_000_000;
+    Arc::make_mut(huge.process.as_mut().unwrap()).args = vec!["x".repeat(PART_BUDGET + 1)];
+    records.push(Arc::new(huge));
+
+    let cfg = BusConfig::resolve(&nats.url(), None, None, 1).unwrap();
+    let mut sink = BusSink::start(cfg, "big-host".into(), "boot-big".into()).unwrap();
+    assert!(sink.records(&records, true).unwrap());
+    sink.close();
+
+    let states: Vec<Value> = read_stream(&nats.url(), "SHELLSIGHT_INVENTORY")
+        .into_iter()
+        .filter(|m| m["host"] == "big-host")
+        .collect();
+    let parts = states.first().and_then(|s| s["parts"].as_u64()).expect("no state of big-host on the bus");
+    assert!(parts >= 3, "a 3 MB state in {parts} parts");
+    assert_eq!(states.len() as u64, parts, "every part is stored: {}", states.len());
+    assert!(states.iter().all(|s| s["parts"] == parts && s["observed_ns"] == states[0]["observed_ns"]));
+    let mut indexes: Vec<u64> = states.iter().map(|s| s["part"].as_u64().unwrap()).collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..parts).collect::<Vec<_>>());
+    let mut inodes: Vec<u64> = states
+        .iter()
+        .flat_map(|s| s["records"].as_array().unwrap().iter().map(|r| r["socket"]["inode"].as_u64().unwrap()))
+        .collect();
+    inodes.sort_unstable();
+    let expected: Vec<u64> = (0..SOCKETS as u64).map(|k| 7_000_000 + k).collect();
+    assert_eq!(inodes, expected, "all sockets but the oversized one, each once");
+    println!("a {SOCKETS}-socket state of about 3 MB went out in {parts} parts");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -281,15 +281,27 @@ fn read_nat(proc_root: &std::path::Path) -> Vec<NatEntry> {
     text.lines().filter_map(crate::join::conntrack::parse_line).filter(|e| e.is_translated()).collect()
 }
 
+/// A flag that SIGINT or SIGTERM sets: the agent then ends its loop and closes its sink
+/// (sending what is queued) instead of dying with it, as under `systemctl stop`.
+fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| Error::runtime(format!("cannot install a signal handler: {e}")))?;
+    }
+    Ok(stop)
+}
+
 pub fn run(cfg: AgentConfig) -> Result<()> {
     if !cfg.quiet && cfg.scan.proc_root == std::path::Path::new("/proc") {
         capabilities::warn_missing();
     }
+    let stop = stop_on_signals()?;
     if let Some(bus) = &cfg.bus {
         let probe = Scanner::new(cfg.scan.clone());
         let (host, boot_id) = (probe.host().name.clone(), probe.host().boot_id.clone());
         let mut sink = crate::bus::agent::BusSink::start(bus.clone(), host, boot_id)?;
-        let result = run_with(&cfg, &mut sink, None);
+        let result = run_with(&cfg, &mut sink, Some(&stop));
         let counters = sink.counters.clone();
         sink.close();
         if !cfg.quiet {
@@ -309,7 +321,7 @@ pub fn run(cfg: AgentConfig) -> Result<()> {
         }
         None => Box::new(WriterSink::open(cfg.output.as_deref())?),
     };
-    run_with(&cfg, sink.as_mut(), None)
+    run_with(&cfg, sink.as_mut(), Some(&stop))
 }
 
 /// The scan loop: a full snapshot, then deltas every interval (and soon after an exec of

@@ -66,17 +66,31 @@ pub fn parse_status(s: &str) -> Status {
     st
 }
 
+/// The most of one process's argv that is kept. A record carries the argv of its process
+/// and of every ancestor, and some services have command lines of hundreds of kilobytes
+/// (a Java classpath); what identifies a shell or a connector is at the start.
+pub const ARGV_BUDGET: usize = 8 << 10;
+
 /// Splits `/proc/<pid>/cmdline` (NUL-separated, usually NUL-terminated) into argv.
-/// Invalid UTF-8 is replaced, not rejected.
+/// Invalid UTF-8 is replaced, not rejected. Past [`ARGV_BUDGET`] bytes the rest is cut,
+/// and the last argument kept says how much: `…[cut 91234 bytes]`.
 pub fn parse_cmdline(b: &[u8]) -> Vec<String> {
     // Processes that rewrite their title in place (php-fpm, postgres, nginx) leave the
     // rest of the old argv area as NULs: trailing empty arguments are not arguments.
     let end = b.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
-    let b = &b[..end];
+    let cut = end.saturating_sub(ARGV_BUDGET);
+    let b = &b[..end - cut];
     if b.is_empty() {
         return Vec::new();
     }
-    b.split(|&c| c == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+    let mut args: Vec<String> =
+        b.split(|&c| c == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    if cut > 0 {
+        if let Some(last) = args.last_mut() {
+            last.push_str(&format!("…[cut {cut} bytes]"));
+        }
+    }
+    args
 }
 
 /// One line of `/proc/<pid>/cgroup`: `hierarchy-id:controllers:path`.
@@ -340,6 +354,22 @@ mod tests {
         assert_eq!(parse_cmdline(b"php-fpm: pool www\0\0\0\0\0\0"), vec!["php-fpm: pool www"]);
         assert!(parse_cmdline(b"").is_empty());
         assert_eq!(parse_cmdline(b"x\xff\0"), vec!["x\u{fffd}"]);
+    }
+
+    #[test]
+    fn a_huge_cmdline_is_cut_at_the_budget_and_says_so() {
+        let mut b = b"java\0-cp\0".to_vec();
+        b.extend(std::iter::repeat_n(b'a', 3 * ARGV_BUDGET));
+        b.extend(b"\0com.example.Main\0");
+        let args = parse_cmdline(&b);
+        assert_eq!(&args[..2], ["java", "-cp"]);
+        assert_eq!(args.len(), 3, "the arguments past the budget are dropped");
+        let cut = b.len() - 1 - ARGV_BUDGET;
+        assert!(args[2].ends_with(&format!("…[cut {cut} bytes]")), "{} bytes", args[2].len());
+        assert_eq!(
+            args.iter().map(|a| a.len()).sum::<usize>() + 2,
+            ARGV_BUDGET + format!("…[cut {cut} bytes]").len()
+        );
     }
 
     #[test]

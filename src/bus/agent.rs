@@ -4,8 +4,9 @@
 //! that is slow or down never grows a queue; execs are events and go through a bounded
 //! queue that counts what it drops.
 
-use super::{subject_token, BusConfig, BusCounters, HostState, RECORDS_PER_PART};
+use super::{subject_token, BusConfig, BusCounters, HostState, PART_BUDGET, RECORDS_PER_PART};
 use crate::agent::InventorySink;
+use crate::batch::split_to_fit;
 use crate::error::Result;
 use crate::inventory::{Action, ExecRecord, InventoryRecord, Transport};
 use crate::join::conntrack::NatEntry;
@@ -78,22 +79,42 @@ impl BusSink {
 
     fn publish_state(&mut self) -> Result<()> {
         let observed_ns = crate::time::Timestamp::wall_clock().as_nanos();
-        let records: Vec<Arc<InventoryRecord>> = self.sockets.values().cloned().collect();
-        let chunks: Vec<&[Arc<InventoryRecord>]> =
-            if records.is_empty() { vec![&[]] } else { records.chunks(RECORDS_PER_PART).collect() };
-        let parts = chunks.len() as u32;
-        let mut out = Vec::with_capacity(chunks.len());
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let msg = HostState {
+        let items: Vec<Item> = (self.sockets.values().cloned().map(Item::Socket))
+            .chain(self.nat.iter().cloned().map(Item::Nat))
+            .collect();
+        let state = |run: &[Item], part: u32, parts: u32| {
+            let mut msg = HostState {
                 host: self.host.clone(),
                 boot_id: self.boot_id.clone(),
                 observed_ns,
-                part: i as u32,
+                part,
                 parts,
-                records: chunk.to_vec(),
-                nat: if i == 0 { self.nat.clone() } else { Vec::new() },
+                records: Vec::new(),
+                nat: Vec::new(),
             };
-            let body = serde_json::to_vec(&msg)
+            for item in run {
+                match item {
+                    Item::Socket(r) => msg.records.push(r.clone()),
+                    Item::Nat(e) => msg.nat.push(e.clone()),
+                }
+            }
+            serde_json::to_vec(&msg).map_err(std::io::Error::other)
+        };
+        // Every part carries the part count, so the runs are found first (with a
+        // placeholder count as wide as any real one) and then encoded for real.
+        let sized = split_to_fit(&items, RECORDS_PER_PART, PART_BUDGET, |run, _| state(run, 0, u32::MAX))
+            .map_err(|e| crate::error::Error::runtime(format!("bus: encoding the state: {e}")))?;
+        if sized.left_out > 0 {
+            self.counters.dropped.fetch_add(sized.left_out as u64, Ordering::Relaxed);
+            tracing::warn!(
+                "bus: {} inventory records over the {PART_BUDGET}-byte part limit left out",
+                sized.left_out
+            );
+        }
+        let parts = sized.runs.len() as u32;
+        let mut out = Vec::with_capacity(sized.runs.len());
+        for (i, (run, _)) in sized.runs.iter().enumerate() {
+            let body = state(&items[run.clone()], i as u32, parts)
                 .map_err(|e| crate::error::Error::runtime(format!("bus: encoding the state: {e}")))?;
             out.push((format!("{}.{i}", self.subject), Bytes::from(body)));
         }
@@ -168,6 +189,13 @@ impl InventorySink for BusSink {
         }
         Ok(())
     }
+}
+
+/// What a host state is made of: its sockets and, on a node that translates its pods'
+/// connections, its NAT entries. Both are cut into parts the same way.
+enum Item {
+    Socket(Arc<InventoryRecord>),
+    Nat(NatEntry),
 }
 
 async fn publish_states(

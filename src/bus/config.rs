@@ -135,10 +135,13 @@ impl BusConfig {
                 async move {
                     match event {
                         async_nats::Event::Connected => {
-                            if counters.connected.swap(1, Ordering::Relaxed) == 0 {
-                                counters.connections.fetch_add(1, Ordering::Relaxed);
+                            if counters.connected.swap(1, Ordering::Relaxed) == 0
+                                && counters.connections.fetch_add(1, Ordering::Relaxed) > 0
+                            {
+                                // Not the first connection: whoever follows or publishes a
+                                // state sends or reads it again.
+                                counters.reconnected.notify_one();
                             }
-                            counters.reconnected.notify_one();
                             tracing::info!("bus: connected");
                         }
                         async_nats::Event::Disconnected => {

@@ -31,9 +31,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Records per inventory message, so that a message stays well below the server's
-/// default 1 MiB payload limit.
+/// Records per inventory message at most; fewer when records are large.
 pub const RECORDS_PER_PART: usize = 400;
+/// The largest inventory message: below the NATS server's default 1 MiB payload limit
+/// (`max_payload`), with room for the headers.
+pub const PART_BUDGET: usize = 960 << 10;
 /// A bus thread given this long to send what is queued when its process ends.
 const DRAIN_ON_EXIT: Duration = Duration::from_secs(5);
 

@@ -3,9 +3,11 @@
 //!
 //! Both inventories and execs are read with ordered consumers: on a reconnect, or when
 //! the node it was reading from goes away, the client recreates the consumer from the
-//! last sequence it saw, so nothing is read twice or skipped. A state replaces the
-//! host's previous one whole, and execs are deduplicated by the cache, so even a full
-//! re-read is harmless.
+//! last sequence it saw, so nothing is read twice or skipped. When the consumer reports
+//! an error instead (a missed heartbeat: it stopped sending and the client does not
+//! recreate it), the sensor makes a new one and reads every host's current state
+//! again. A state replaces the host's previous one whole, and execs are deduplicated by
+//! the cache, so a full re-read is harmless.
 
 use super::{streams, subject_token, BusConfig, BusCounters, HostState};
 use crate::error::Result;
@@ -182,9 +184,20 @@ async fn follow_inventory(js: &jetstream::Context, cache: &Mutex<InventoryCache>
             consumer::DeliverPolicy::LastPerSubject,
         )
         .await;
-        while let Some(m) = messages.next().await {
+        loop {
+            let m = tokio::select! {
+                m = messages.next() => m,
+                // States published while the connection was down, or while the stream
+                // moved to a new leader, may never reach the old consumer: after a
+                // reconnect, read every host's current state afresh.
+                _ = counters.reconnected.notified() => {
+                    tracing::info!("bus: reconnected; reading every host's state again");
+                    break;
+                }
+            };
             match m {
-                Ok(m) => {
+                None => break,
+                Some(Ok(m)) => {
                     counters.received.fetch_add(1, Ordering::Relaxed);
                     match serde_json::from_slice::<HostState>(&m.message.payload) {
                         Ok(state) => hosts.add(state, cache, counters),
@@ -194,9 +207,17 @@ async fn follow_inventory(js: &jetstream::Context, cache: &Mutex<InventoryCache>
                         }
                     }
                 }
-                Err(e) => tracing::debug!("bus: inventory consumer: {e}"),
+                Some(Err(e)) => {
+                    // The client does not recreate a consumer that stopped sending (its
+                    // node or the stream's leader changed): a missed heartbeat would
+                    // repeat for ever while states go unread. Read every host's state
+                    // afresh instead, which a state-per-host stream makes harmless.
+                    tracing::warn!("bus: inventory consumer: {e}; reading every host's state again");
+                    break;
+                }
             }
         }
+        tokio::time::sleep(super::BACKOFF_MIN).await;
     }
 }
 
@@ -220,9 +241,15 @@ async fn follow_execs(js: &jetstream::Context, cache: &Mutex<InventoryCache>, co
                         }
                     }
                 }
-                Err(e) => tracing::debug!("bus: exec consumer: {e}"),
+                Err(e) => {
+                    // As for the inventory: a new consumer rather than a silent one. The
+                    // cache deduplicates the execs read again.
+                    tracing::warn!("bus: exec consumer: {e}; reading the stream again");
+                    break;
+                }
             }
         }
+        tokio::time::sleep(super::BACKOFF_MIN).await;
     }
 }
 

@@ -4,7 +4,9 @@
 //! snapshot after every (re)connect, since deltas mean nothing without one.
 
 use super::tls::ClientTls;
-use super::{read_message, write_message, ChannelIo, Message, PROTOCOL_VERSION, RECORDS_PER_FRAME};
+use super::{
+    encode_body, read_message, write_body, ChannelIo, Message, MAX_FRAME, PROTOCOL_VERSION, RECORDS_PER_FRAME,
+};
 use crate::inventory::{ExecRecord, InventoryRecord};
 use bytes::BytesMut;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,8 +26,8 @@ const WRITE_STALL: Duration = Duration::from_secs(30);
 enum Outgoing {
     Snapshot(Vec<Arc<InventoryRecord>>),
     Delta(Vec<Arc<InventoryRecord>>),
-    /// Sent as is: NAT entries and execs.
-    AsIs(Message),
+    Execs(Vec<Arc<ExecRecord>>),
+    Nat { observed_ns: i64, entries: Vec<crate::join::conntrack::NatEntry> },
 }
 
 /// Handle held by the scan loop.
@@ -97,14 +99,14 @@ impl SensorLink {
 
     /// Execs are events, not state: they are sent whether or not a snapshot is due.
     pub fn send_execs(&self, records: Vec<Arc<ExecRecord>>) {
-        for chunk in records.chunks(RECORDS_PER_FRAME) {
-            self.push(Outgoing::AsIs(Message::Execs { records: chunk.to_vec() }));
+        if !records.is_empty() {
+            self.push(Outgoing::Execs(records));
         }
     }
 
     pub fn send_nat(&self, observed_ns: i64, entries: Vec<crate::join::conntrack::NatEntry>) {
         if !entries.is_empty() {
-            self.push(Outgoing::AsIs(Message::Nat { observed_ns, entries }));
+            self.push(Outgoing::Nat { observed_ns, entries });
         }
     }
 
@@ -118,7 +120,15 @@ impl SensorLink {
     }
 
     /// Closes the queue and waits for queued batches to be sent (or the link to fail).
-    pub fn close(mut self) {
+    pub fn close(self) {
+        drop(self);
+    }
+}
+
+/// Dropping the link (the agent ending, say on SIGTERM) sends what is queued first; the
+/// wait is bounded, since every write is.
+impl Drop for SensorLink {
+    fn drop(&mut self) {
         let (tx, _) = mpsc::channel(1);
         drop(std::mem::replace(&mut self.tx, tx));
         if let Some(t) = self.thread.take() {
@@ -158,12 +168,27 @@ async fn run(to: Endpoint, id: Identity, mut rx: mpsc::Receiver<Outgoing>, need_
             let result = match batch {
                 Outgoing::Snapshot(records) => {
                     synced = true;
-                    send_chunks(&mut stream, records, true).await
+                    send_split(&mut stream, &records, |run, last| Message::Snapshot {
+                        records: run.to_vec(),
+                        last,
+                    })
+                    .await
                 }
                 // Deltas queued before the snapshot that follows a reconnect are stale.
                 Outgoing::Delta(_) if !synced => Ok(()),
-                Outgoing::Delta(records) => send_chunks(&mut stream, records, false).await,
-                Outgoing::AsIs(msg) => write_bounded(&mut stream, &msg).await,
+                Outgoing::Delta(records) => {
+                    send_split(&mut stream, &records, |run, _| Message::Delta { records: run.to_vec() }).await
+                }
+                Outgoing::Execs(records) => {
+                    send_split(&mut stream, &records, |run, _| Message::Execs { records: run.to_vec() }).await
+                }
+                Outgoing::Nat { observed_ns, entries } => {
+                    send_split(&mut stream, &entries, |run, _| Message::Nat {
+                        observed_ns,
+                        entries: run.to_vec(),
+                    })
+                    .await
+                }
             };
             if let Err(e) = result {
                 tracing::warn!("sensor {addr}: {e}; reconnecting");
@@ -196,7 +221,7 @@ pub async fn open(to: &Endpoint, id: &Identity) -> std::io::Result<Channel> {
         host: id.host.clone(),
         boot_id: id.boot_id.clone(),
     };
-    write_bounded(&mut stream, &hello).await?;
+    write_bounded(&mut stream, &encode_body(&hello)?).await?;
     let mut buf = BytesMut::new();
     match tokio::time::timeout(Duration::from_secs(10), read_message(&mut stream, &mut buf)).await {
         Ok(Ok(Some(Message::Welcome))) => Ok(stream),
@@ -209,29 +234,28 @@ pub async fn open(to: &Endpoint, id: &Identity) -> std::io::Result<Channel> {
     }
 }
 
-async fn send_chunks(
+/// Sends a batch as frames that each fit the frame limit. A record too large for a frame
+/// on its own is left out with a warning: it must not cost the link every other record.
+async fn send_split<T>(
     stream: &mut Channel,
-    records: Vec<Arc<InventoryRecord>>,
-    snapshot: bool,
+    items: &[T],
+    message: impl Fn(&[T], bool) -> Message,
 ) -> std::io::Result<()> {
-    if snapshot && records.is_empty() {
-        return write_bounded(stream, &Message::Snapshot { records, last: true }).await;
+    let parts = crate::batch::split_to_fit(items, RECORDS_PER_FRAME, MAX_FRAME, |run, last| {
+        encode_body(&message(run, last))
+    })?;
+    if parts.left_out > 0 {
+        tracing::warn!("{} records over the {MAX_FRAME}-byte frame limit were left out", parts.left_out);
     }
-    let n = records.len().div_ceil(RECORDS_PER_FRAME);
-    for (i, chunk) in records.chunks(RECORDS_PER_FRAME).enumerate() {
-        let msg = if snapshot {
-            Message::Snapshot { records: chunk.to_vec(), last: i + 1 == n }
-        } else {
-            Message::Delta { records: chunk.to_vec() }
-        };
-        write_bounded(stream, &msg).await?;
+    for body in parts.bodies() {
+        write_bounded(stream, body).await?;
     }
     Ok(())
 }
 
 /// One message, or an error when the sensor has taken nothing for [`WRITE_STALL`].
-async fn write_bounded(stream: &mut Channel, msg: &Message) -> std::io::Result<()> {
-    match tokio::time::timeout(WRITE_STALL, write_message(stream, msg)).await {
+async fn write_bounded(stream: &mut Channel, body: &[u8]) -> std::io::Result<()> {
+    match tokio::time::timeout(WRITE_STALL, write_body(stream, body)).await {
         Ok(result) => result,
         Err(_) => Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,

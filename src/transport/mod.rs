@@ -20,7 +20,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub const MAX_FRAME: usize = 8 << 20;
 /// The largest hello: an unauthenticated peer makes the sensor allocate no more.
 pub const MAX_HELLO: usize = 64 << 10;
-/// Records per snapshot or delta frame, so frames stay well below the limit.
+/// Records per snapshot or delta frame at most; fewer when their records are large (see
+/// [`crate::batch`]), so that no frame is over the limit.
 pub const RECORDS_PER_FRAME: usize = 512;
 /// 2: `Execs` messages (commands run over a socket) and pty fields in the records.
 pub const PROTOCOL_VERSION: u32 = 2;
@@ -44,9 +45,18 @@ pub enum Message {
     Execs { records: Vec<Arc<ExecRecord>> },
 }
 
+/// One message's frame body (its JSON), whatever its size.
+pub fn encode_body(msg: &Message) -> io::Result<Vec<u8>> {
+    serde_json::to_vec(msg).map_err(io::Error::other)
+}
+
 /// Encodes one message as a frame.
 pub fn encode(msg: &Message, out: &mut BytesMut) -> io::Result<()> {
-    let body = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    frame(&encode_body(msg)?, out)
+}
+
+/// Puts a length prefix before `body`; a body over [`MAX_FRAME`] is refused.
+fn frame(body: &[u8], out: &mut BytesMut) -> io::Result<()> {
     if body.len() > MAX_FRAME {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -55,13 +65,18 @@ pub fn encode(msg: &Message, out: &mut BytesMut) -> io::Result<()> {
     }
     out.reserve(4 + body.len());
     out.put_u32(body.len() as u32);
-    out.put_slice(&body);
+    out.put_slice(body);
     Ok(())
 }
 
 pub async fn write_message<W: AsyncWrite + Unpin>(w: &mut W, msg: &Message) -> io::Result<()> {
+    write_body(w, &encode_body(msg)?).await
+}
+
+/// Writes one already encoded message (see [`encode_body`]) as a frame.
+pub async fn write_body<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> io::Result<()> {
     let mut buf = BytesMut::new();
-    encode(msg, &mut buf)?;
+    frame(body, &mut buf)?;
     w.write_all(&buf).await?;
     w.flush().await
 }
