@@ -45,13 +45,7 @@ fn endpoint(server: &AgentServer, tls: Option<ClientTls>) -> Endpoint {
 
 /// A real record to send: this test's own loopback connection, as the agent sees it.
 fn template() -> InventoryRecord {
-    let (l, port) = agent_support::listener();
-    let _client = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let _server = l.accept().unwrap();
-    agent_support::agent_once(&[])
-        .into_iter()
-        .find(|r| r.destination.port == port)
-        .expect("the agent does not see the test's connection")
+    agent_support::own_connection_record()
 }
 
 /// `n` records of one host, on distinct local ports.

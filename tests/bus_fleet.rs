@@ -319,13 +319,7 @@ fn two_hundred_agents_publish_at_once_to_one_sensor() {
     let nats = Nats::single(&dir);
     let alerts = dir.join("alerts.jsonl");
     // A real record to copy: this test's own loopback connection, as the agent sees it.
-    let (l, lport) = agent_support::listener();
-    let _client = TcpStream::connect(("127.0.0.1", lport)).unwrap();
-    let _server = l.accept().unwrap();
-    let template = agent_support::agent_once(&[])
-        .into_iter()
-        .find(|r| r.destination.port == lport)
-        .expect("the agent does not see the test's connection");
+    let template = agent_support::own_connection_record();
 
     // Its log goes to a file: nobody reads a pipe during the run.
     let log = std::fs::File::create(dir.join("sensor.log")).unwrap();
@@ -476,13 +470,7 @@ fn a_host_state_over_the_servers_payload_limit_is_published_in_parts_that_fit() 
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("big-state");
     let nats = Nats::single(&dir);
-    let (l, lport) = agent_support::listener();
-    let _client = TcpStream::connect(("127.0.0.1", lport)).unwrap();
-    let _server = l.accept().unwrap();
-    let template = agent_support::agent_once(&[])
-        .into_iter()
-        .find(|r| r.destination.port == lport)
-        .expect("the agent does not see the test's connection");
+    let template = agent_support::own_connection_record();
     // A host whose service has a long command line (a Java classpath, say): 1,000 sockets
     // of 3 kB each are about three times the server's 1 MiB payload limit.
     const SOCKETS: usize = 1000;

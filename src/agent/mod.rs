@@ -283,7 +283,7 @@ fn read_nat(proc_root: &std::path::Path) -> Vec<NatEntry> {
 
 /// A flag that SIGINT or SIGTERM sets: the agent then ends its loop and closes its sink
 /// (sending what is queued) instead of dying with it, as under `systemctl stop`.
-fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
+pub fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())

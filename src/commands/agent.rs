@@ -112,7 +112,8 @@ fn follow_auditd(log: &std::path::Path, args: AgentArgs, quiet: bool) -> Result<
         }
         None => Box::new(crate::agent::WriterSink::open(cfg.output.as_deref())?),
     };
-    crate::sources::follow::follow_auditd(log, &host, sink.as_mut(), cfg.duration)
+    let stop = crate::agent::stop_on_signals()?;
+    crate::sources::follow::follow_auditd(log, &host, sink.as_mut(), cfg.duration, &stop)
 }
 
 #[cfg(test)]

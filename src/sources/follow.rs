@@ -28,12 +28,13 @@ fn open(path: &Path) -> Option<Open> {
 }
 
 /// Reads the log from its start, then follows it until `duration` has passed (forever
-/// without one). A missing log is waited for.
+/// without one) or `stop` is set. A missing log is waited for.
 pub fn follow_auditd(
     path: &Path,
     host: &str,
     sink: &mut dyn InventorySink,
     duration: Option<Duration>,
+    stop: &std::sync::atomic::AtomicBool,
 ) -> Result<()> {
     let deadline = duration.map(|d| Instant::now() + d);
     let mut reader = AuditReader::new(host);
@@ -42,7 +43,7 @@ pub fn follow_auditd(
         tracing::warn!("{}: not there yet; waiting for it", path.display());
     }
     let mut line = Vec::new();
-    while deadline.is_none_or(|d| Instant::now() < d) {
+    while deadline.is_none_or(|d| Instant::now() < d) && !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let Some(cur) = log.as_mut() else {
             std::thread::sleep(POLL);
             log = open(path);

@@ -96,6 +96,18 @@ pub fn agent_once(extra: &[&str]) -> Vec<InventoryRecord> {
     parse_lines(&String::from_utf8(out.stdout).expect("utf-8"))
 }
 
+/// A real record to copy: a loopback connection of this test process, as the agent
+/// sees it (its process and ancestry included).
+pub fn own_connection_record() -> InventoryRecord {
+    let (l, port) = listener();
+    let _client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let _server = l.accept().unwrap();
+    agent_once(&[])
+        .into_iter()
+        .find(|r| r.destination.port == port)
+        .expect("the agent does not see the test's connection")
+}
+
 /// The socket records of an agent's output; exec lines (commands run over a socket,
 /// `"action":"exec"`) are another record type and are skipped.
 pub fn parse_lines(s: &str) -> Vec<InventoryRecord> {
