@@ -1,6 +1,7 @@
 //! Privileges: `sensor --user nobody` captures as root, then runs as nobody with no
 //! capability left (read from /proc while it runs), still writing its output; the agent
-//! names the capabilities it lacks at start. Needs root; set SHELLSIGHT_SKIP_PRIVILEGED=1
+//! names the capabilities it lacks at start, and says when its /proc is a container's own
+//! pid namespace, where exec events cannot be used. Needs root; set SHELLSIGHT_SKIP_PRIVILEGED=1
 //! to skip when not root.
 
 mod agent_support;
@@ -84,4 +85,29 @@ fn the_agent_names_the_capabilities_it_lacks() {
     let full = Command::new(bin()).args(["agent", "--once"]).stdout(Stdio::null()).output().unwrap();
     let err = String::from_utf8_lossy(&full.stderr);
     assert!(!err.contains("missing CAP_"), "root with every capability was told it lacks one: {err}");
+}
+
+#[test]
+fn an_agent_in_a_containers_pid_namespace_does_not_trust_host_pids() {
+    if !privileged() {
+        return;
+    }
+    require_tool("unshare", "util-linux");
+    let warning = "proc connector names host pids";
+    // Its own pid namespace and /proc, as in a container without hostPID.
+    let contained = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc"])
+        .arg(bin())
+        .args(["agent", "--duration", "1", "--output", "/dev/null"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&contained.stderr);
+    assert!(contained.status.success(), "agent failed: {err}");
+    assert!(err.contains(warning), "no word of the pid namespace: {err}");
+
+    let on_the_host =
+        Command::new(bin()).args(["agent", "--duration", "1", "--output", "/dev/null"]).output().unwrap();
+    let err = String::from_utf8_lossy(&on_the_host.stderr);
+    assert!(on_the_host.status.success(), "agent failed: {err}");
+    assert!(!err.contains(warning), "warned in the host's pid namespace: {err}");
 }

@@ -2,6 +2,8 @@
 //! unit or a pod that grants too little says so at once rather than reporting sockets
 //! without their processes.
 
+use std::path::Path;
+
 /// (capability number, name, what is lost without it).
 const NEEDED: &[(u32, &str, &str)] = &[
     (2, "CAP_DAC_READ_SEARCH", "other users' /proc/<pid>/fd directories cannot be listed"),
@@ -30,5 +32,35 @@ fn effective() -> Option<u64> {
 pub fn warn_missing() {
     for (name, why) in missing() {
         eprintln!("shellsight agent: missing {name}: {why}");
+    }
+}
+
+/// The inode of the initial pid namespace, fixed by the kernel (`PROC_PID_INIT_INO`).
+const INIT_PID_NAMESPACE: u64 = 0xEFFF_FFFC;
+
+/// Whether the pids under `proc_root` are the host's, the ones the proc connector
+/// reports. False in a container with its own pid namespace and /proc, where an exec
+/// event's pid would name nothing, or the wrong process. None when pid 1's namespace
+/// cannot be read (a copied /proc, no ptrace right): nothing is claimed then.
+pub fn proc_shows_host_pids(proc_root: &Path) -> Option<bool> {
+    let link = std::fs::read_link(proc_root.join("1/ns/pid")).ok()?;
+    Some(pid_namespace_inode(link.to_str()?)? == INIT_PID_NAMESPACE)
+}
+
+/// `pid:[4026531836]` → 4026531836.
+fn pid_namespace_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_links_are_read_and_others_refused() {
+        assert_eq!(pid_namespace_inode("pid:[4026531836]"), Some(INIT_PID_NAMESPACE));
+        assert_eq!(pid_namespace_inode("pid:[4026532175]"), Some(4_026_532_175));
+        assert_eq!(pid_namespace_inode("net:[4026531836]"), None);
+        assert_eq!(pid_namespace_inode("pid:[]"), None);
     }
 }

@@ -344,7 +344,15 @@ pub fn run_with(
     }
 
     let mut events = None;
-    if cfg.use_cn_proc {
+    let host_pids = capabilities::proc_shows_host_pids(&cfg.scan.proc_root);
+    if cfg.use_cn_proc && host_pids == Some(false) {
+        tracing::warn!(
+            "{} shows a container's own pid namespace, but the proc connector names host pids: \
+             new execs are seen at the next refresh only (run the agent in the host's pid \
+             namespace: hostPID, docker --pid=host)",
+            cfg.scan.proc_root.display()
+        );
+    } else if cfg.use_cn_proc {
         let proc_root = cfg.scan.proc_root.clone();
         let capture = move |pid| exec::capture(&proc_root, pid, crate::time::Timestamp::wall_clock());
         match cnproc::listen(capture) {

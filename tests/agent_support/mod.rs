@@ -5,7 +5,6 @@
 use shellsight::inventory::InventoryRecord;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,9 +42,24 @@ pub fn privileged() -> bool {
 pub struct Group(pub Child);
 
 impl Group {
+    /// Starts `cmd` as the leader of a new session, and so of a new process group, as a
+    /// login or a service manager would. The tests then see the same group and session
+    /// leaders whatever session the test runner sits in: under a CI runner that never
+    /// calls setsid(2), every process is in session 0, which /proc reports as no leader.
+    /// `setsid` execs in place (the child is not a group leader), so the pid is `cmd`'s.
     pub fn spawn(cmd: &mut Command) -> Group {
-        let child = cmd
-            .process_group(0)
+        let mut in_new_session = Command::new("setsid");
+        in_new_session.arg(cmd.get_program()).args(cmd.get_args());
+        for (key, value) in cmd.get_envs() {
+            match value {
+                Some(value) => in_new_session.env(key, value),
+                None => in_new_session.env_remove(key),
+            };
+        }
+        if let Some(dir) = cmd.get_current_dir() {
+            in_new_session.current_dir(dir);
+        }
+        let child = in_new_session
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
