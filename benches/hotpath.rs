@@ -109,6 +109,7 @@ fn bench_evidence(c: &mut Criterion) {
                 seq: s.seq,
                 flags: s.flags,
                 datagram: false,
+                place: shellsight::protocols::Place::new(decode::Transport::Tcp, 50_000, 4444),
                 payload_len: s.payload_len,
                 payload: s.payload,
             })

@@ -12,7 +12,9 @@ use crate::flow::table::{infer_initiator, EndReason, FlowTable, Lifecycle, Sessi
 use crate::names::{services, DnsAnswer, NameCache};
 use crate::report_html::timeline::{SessionTimeline, Timeline, TimelineBudget};
 use crate::time::Timestamp;
-use crate::verdict::{self, HistoryFacts, NetworkFindings, Ports, RemoteNaming, Tier, Verdict};
+use crate::verdict::{
+    self, Facts, HistoryFacts, NetworkFindings, Ports, Reason, RemoteNaming, Tier, Verdict,
+};
 use std::sync::Arc;
 
 /// One TCP or UDP session in the table.
@@ -44,6 +46,10 @@ impl Session {
             // No handshake: the first datagram seen opens the session, as in Zeek.
             Transport::Udp => (sender, false),
         };
+        let mut evidence = Evidence::default();
+        if inferred {
+            evidence.turns.begin_mid_stream();
+        }
         Session {
             key,
             initiator,
@@ -53,7 +59,7 @@ impl Session {
             fin: [false; 2],
             rst: false,
             established: false,
-            evidence: Evidence::default(),
+            evidence,
             reported: None,
             reports: 0,
             timeline: None,
@@ -66,6 +72,11 @@ impl Session {
 
     pub fn resp(&self) -> Endpoint {
         self.key.endpoint(self.initiator.other())
+    }
+
+    /// The session's transport and ports, for protocol identification.
+    pub fn place(&self) -> crate::protocols::Place {
+        crate::protocols::Place::new(self.key.transport, self.orig().port, self.resp().port)
     }
 
     pub fn endpoint(&self, dir: Dir) -> Endpoint {
@@ -137,6 +148,9 @@ pub struct SessionSummary {
     pub resp: crate::evidence::DirStats,
     pub orig_turns: crate::evidence::turns::TurnStats,
     pub resp_turns: crate::evidence::turns::TurnStats,
+    /// What the session speaks (ECS `network.protocol`), when a protocol was identified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
     pub protocol_orig: &'static str,
     pub protocol_resp: &'static str,
     pub typed_lines_orig: crate::evidence::Lines,
@@ -153,6 +167,7 @@ impl SessionSummary {
             resp: e.dirs[1],
             orig_turns: e.turns.by[0],
             resp_turns: e.turns.by[1],
+            protocol: e.identity.session(s.place()).and_then(|(p, _)| p.ecs_name()),
             protocol_orig: e.protocol[0].as_str(),
             protocol_resp: e.protocol[1].as_str(),
             typed_lines_orig: e.lines[0],
@@ -341,6 +356,7 @@ impl Detector {
             seq: seg.seq,
             flags: seg.flags,
             datagram: seg.transport == Transport::Udp,
+            place: crate::protocols::Place::new(seg.transport, session.orig().port, session.resp().port),
             payload_len: seg.payload_len,
             payload: seg.payload,
         };
@@ -440,27 +456,32 @@ fn judge(
         return None;
     }
     let ports = Ports { orig: s.orig().port, resp: s.resp().port };
-    let findings = verdict::assess_network(ev, ports);
+    let transport = s.key.transport;
+    let findings = verdict::assess_network(ev, ports, transport);
     if findings.points <= 0 {
         return None;
     }
     let shell = s.endpoint(findings.shell_side);
     let remote_dir = findings.shell_side.other();
     let remote = s.endpoint(remote_dir);
-    let remote_speaks = {
-        let p = ev.protocol[remote_dir.idx()];
-        crate::context::ports::service(remote.port).and_then(|svc| svc.expects) == Some(p)
-            || (p == crate::evidence::protocol::Protocol::Unseen
-                && crate::context::ports::service(remote.port).and_then(|svc| svc.expects)
-                    == Some(ev.protocol[findings.shell_side.idx()]))
-    };
+    // The remote end speaks what its port is for (TLS on 443): what most traffic to a
+    // cloud's service ports is. A silent remote is judged by what the shell side speaks.
+    let remote_speaks = crate::protocols::service(transport, remote.port).is_some_and(|svc| {
+        let p = match ev.protocol[remote_dir.idx()] {
+            crate::protocols::Protocol::Unseen => ev.protocol[findings.shell_side.idx()],
+            p => p,
+        };
+        svc.protocol == p
+    });
     let mut placement = ctx.place(s.orig(), s.resp(), shell, remote, remote_speaks, now);
     name_remote(s, &findings, ctx, names, &mut placement);
-    let mut v = verdict::decide(&findings, &placement.facts, None);
     let history = history.and_then(|h| crate::baseline::facts_for(h, ctx, s, &findings, &placement, now));
-    if let Some(h) = &history {
-        v = verdict::weigh_history(v, &findings, h);
-    }
+    let mut v = verdict::decide(&Facts {
+        network: &findings,
+        context: &placement.facts,
+        process: None,
+        history: history.as_ref(),
+    });
     let tier = v.tier?;
     if s.reported.is_some_and(|r| r >= tier) {
         return None;
@@ -468,7 +489,7 @@ fn judge(
     s.reported = Some(tier);
     s.reports += 1;
     if s.direction_inferred {
-        v.reasons.push("direction-inferred".to_string());
+        v.reasons.push(Reason::DirectionInferred);
     }
     Some(Detection {
         session_id: s.session_id(),

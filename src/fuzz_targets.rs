@@ -102,7 +102,19 @@ pub fn tells(data: &[u8]) {
     }
     let _ = tells::ends_with_prompt(&data[data.len().saturating_sub(8)..]);
     let _ = tells::stage_header(data);
-    let _ = crate::evidence::protocol::identify(data, data.len() as u32);
+    // Every protocol probe, both roles, both transports, with the true length and a cut.
+    for transport in [crate::decode::Transport::Tcp, crate::decode::Transport::Udp] {
+        for role in [crate::protocols::Role::Client, crate::protocols::Role::Server] {
+            for wire in [data.len() as u32, data.len() as u32 + 1460] {
+                let _ = crate::protocols::probe(
+                    crate::protocols::Place::new(transport, 5353, 443),
+                    role,
+                    data,
+                    wire,
+                );
+            }
+        }
+    }
 }
 
 /// The /proc text parsers: stat, status, cmdline, cgroup, fd links, net/tcp tables,

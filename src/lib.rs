@@ -24,6 +24,7 @@ pub mod join;
 pub mod names;
 pub mod output;
 pub mod pipeline;
+pub mod protocols;
 pub mod report;
 pub mod report_html;
 pub mod sources;

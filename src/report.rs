@@ -7,7 +7,7 @@ use crate::context::resolve::Context;
 use crate::detect::Detection;
 use crate::evidence::Dir;
 use crate::time::{Span, Timestamp};
-use crate::verdict::{self, ProcessFacts, Tier, Verdict};
+use crate::verdict::{self, Facts, ProcessFacts, Reason, Tier, Verdict};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -269,17 +269,16 @@ impl Reporter {
     /// tier (or the first attribution of a session already reported without one).
     fn judge(&mut self, d: Detection, attribution: Option<Attribution>, pending: bool) -> Option<Alert> {
         let mut verdict = match &attribution {
-            Some(a) => {
-                let v = verdict::decide(&d.findings, &d.placement.facts, Some(&a.facts));
-                match &d.history {
-                    Some(h) => verdict::weigh_history(v, &d.findings, h),
-                    None => v,
-                }
-            }
+            Some(a) => verdict::decide(&Facts {
+                network: &d.findings,
+                context: &d.placement.facts,
+                process: Some(&a.facts),
+                history: d.history.as_ref(),
+            }),
             None => d.verdict.clone(),
         };
-        if d.direction_inferred && !verdict.reasons.iter().any(|r| r == "direction-inferred") {
-            verdict.reasons.push("direction-inferred".into());
+        if d.direction_inferred && !verdict.reasons.contains(&Reason::DirectionInferred) {
+            verdict.reasons.push(Reason::DirectionInferred);
         }
         let tier = verdict.tier?;
         let attributed = attribution.is_some();
@@ -328,7 +327,7 @@ impl Reporter {
             }
             ExclusionOutcome::Expired { index, reason, owner, expired_on } => {
                 self.stats.expired_exclusion_hits += 1;
-                verdict.reasons.push(format!("exclusion-expired:{index}"));
+                verdict.reasons.push(Reason::ExclusionExpired(index));
                 if !self.warned_expired.contains(&index) {
                     self.warned_expired.push(index);
                     tracing::warn!(

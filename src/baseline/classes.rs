@@ -3,7 +3,8 @@
 //! services" that workloads normally speak to (databases, queues, object storage and
 //! cloud APIs, internal APIs, package mirrors).
 
-use crate::context::ports::{self, HIGH_PORT};
+use crate::decode::Transport;
+use crate::protocols::{self, HIGH_PORT};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -91,10 +92,10 @@ pub fn port_class(port: u16) -> &'static str {
     if MIRROR_PORTS.contains(&port) {
         return "package-mirror";
     }
-    match ports::service(port) {
+    match protocols::service(Transport::Tcp, port) {
         Some(s) => match s.name {
-            "http" | "https" | "tls" | "elasticsearch" => "web",
-            "ssh" | "ssh-alt" => "ssh",
+            "http" | "tls" => "web",
+            "ssh" => "ssh",
             "telnet" | "rlogin" => "telnet",
             "rdp" | "vnc" => "remote-desktop",
             "smtp" | "pop3" | "imap" => "mail",

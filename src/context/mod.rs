@@ -3,7 +3,6 @@
 
 pub mod asn;
 pub mod mmdb_writer;
-pub mod ports;
 pub mod resolve;
 
 use serde::{Deserialize, Serialize};

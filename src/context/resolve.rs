@@ -1,7 +1,7 @@
 //! Resolves the context of one session from the site policy and the ASN database.
 
 use super::asn::{is_global, AsnInfo};
-use super::{ports, AsnClass, AsnLookup};
+use super::{AsnClass, AsnLookup};
 use crate::config::{ExclusionOutcome, ExclusionQuery, Role, SitePolicy};
 use crate::flow::key::Endpoint;
 use crate::time::Timestamp;
@@ -52,7 +52,7 @@ impl Context {
         let role = p.role_of(shell.ip);
         let facts = ContextFacts {
             remote_class,
-            remote_on_service_port: remote_speaks_its_port && ports::service(remote.port).is_some(),
+            remote_on_service_port: remote_speaks_its_port,
             shell_host_role: role,
             remote_is_admin: p.is_admin(remote.ip),
             off_hours: p.is_off_hours(at),

@@ -2,14 +2,13 @@
 //! identity and cleartext tells. Everything is updated in O(1) per segment; reassembly
 //! of the first bytes stops once it has what it needs. Facts only: `verdict` weighs them.
 
-pub mod protocol;
 pub mod tells;
 pub mod tls;
 pub mod turns;
 
 use crate::decode::TcpFlags;
+use crate::protocols::{self, Identity, Protocol};
 use crate::time::Timestamp;
-use protocol::Protocol;
 use serde::Serialize;
 use tells::{LineKind, StageHeader, Tell, TellSet};
 use turns::{TurnEvent, Turns};
@@ -48,6 +47,8 @@ pub struct Segment<'a> {
     pub flags: TcpFlags,
     /// A UDP datagram: no sequence numbers, so every datagram is new and in order.
     pub datagram: bool,
+    /// The session's transport and ports: the hint for protocol identification.
+    pub place: protocols::Place,
     pub payload_len: u32,
     pub payload: &'a [u8],
 }
@@ -163,7 +164,10 @@ pub struct Evidence {
     pub dirs: [DirStats; 2],
     pub turns: Turns,
     pub tells: [TellSet; 2],
+    /// What each direction speaks (identified, or unrecognised text or binary).
     pub protocol: [Protocol; 2],
+    /// The probes' matches on the first payloads of both directions.
+    pub identity: Identity,
     pub lines: [Lines; 2],
     /// Turns that ended with something that looks like a shell prompt, per direction.
     pub prompts: [u16; 2],
@@ -208,8 +212,15 @@ impl Evidence {
         stats.size_classes[size_class(len)] += 1;
 
         let mut changed = false;
-        if self.protocol[d] == Protocol::Unseen && !seg.payload.is_empty() {
-            self.protocol[d] = protocol::identify(seg.payload, len);
+        if self.identity.wants(d) && !seg.payload.is_empty() {
+            changed |= self.identity.observe(seg.place, d, seg.payload, len);
+            match self.identity.direction(d, seg.place) {
+                Some(p) => self.protocol[d] = p,
+                None if self.protocol[d] == Protocol::Unseen => {
+                    self.protocol[d] = protocols::unrecognised(seg.payload)
+                }
+                None => {}
+            }
             // Ciphertext has no tells; only a TLS handshake is still worth reading.
             if self.protocol[d] == Protocol::Ssh {
                 self.release_prefix(budget);
@@ -313,7 +324,9 @@ impl Evidence {
         if l.recon >= 1 && l.recon + l.commands >= 2 {
             self.tells[d].insert(Tell::ReconCommands);
         }
-        if self.stage.is_none() && old_len < 6 && buf.len() >= 6 {
+        // A stager's stage opens the session: the receiver has said nothing before it.
+        let opens = self.dirs[seg.dir.other().idx()].payload_packets == 0;
+        if self.stage.is_none() && opens && old_len < 6 && buf.len() >= 6 {
             if let Some(h) = tells::stage_header(buf) {
                 self.stage = Some((seg.dir, h));
                 self.tells[d].insert(if h.executable {
@@ -380,10 +393,20 @@ impl Evidence {
         self.prefix_state = PrefixState::Done;
     }
 
-    /// A stager sent the whole announced stage in its first turn.
+    /// A stager sent the whole announced stage in its first turn: an executable's first
+    /// turn holds at least what was announced; a bare stage is exactly its first turn
+    /// (a message with more behind it is a protocol's, not a stage).
     pub fn stage_complete(&self) -> bool {
         match self.stage {
-            Some((dir, h)) => self.turns.first_turn_bytes[dir.idx()] as u64 >= h.announced as u64 + 4,
+            Some((dir, h)) => {
+                let first = self.turns.first_turn_bytes[dir.idx()] as u64;
+                let whole = h.announced as u64 + 4;
+                if h.executable {
+                    first >= whole
+                } else {
+                    first == whole
+                }
+            }
             None => false,
         }
     }
@@ -405,6 +428,7 @@ mod tests {
             seq,
             flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
             datagram: false,
+            place: protocols::Place::new(crate::decode::Transport::Tcp, 50_000, 4444),
             payload_len: payload.len() as u32,
             payload,
         }

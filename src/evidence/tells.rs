@@ -60,6 +60,11 @@ impl TellSet {
     pub fn union(self, other: TellSet) -> TellSet {
         TellSet(self.0 | other.0)
     }
+    /// Only the tells read from text (what a shell prints, what its operator types), not
+    /// a stager's binary header.
+    pub fn text(self) -> TellSet {
+        TellSet(self.0 & !((1 << Tell::StagedExecutable as u8) | (1 << Tell::LengthPrefixedStage as u8)))
+    }
 }
 
 struct Patterns {

@@ -26,6 +26,10 @@ pub const FAST_GAP: Span = Span::from_millis(1000);
 pub const IDLE_GAP: Span = Span::from_millis(500);
 /// A keystroke (or one TLS record of one) is at most this big.
 pub const KEYSTROKE_MAX: u32 = 64;
+/// A person who reads output and types the next command line takes about this long at
+/// the least, typically; machines answering each other over a long path take a round
+/// trip (tens to hundreds of milliseconds), which the human range alone lets through.
+pub const LINE_THINK_MIN_SECS: f32 = 0.8;
 
 /// Statistics of the turns one side started.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -72,6 +76,14 @@ impl TurnStats {
     pub fn human_gaps(&self) -> u32 {
         self.log_gap_n
     }
+
+    /// The geometric mean of the human-range gaps, in seconds (0 with none).
+    pub fn typical_gap_secs(&self) -> f32 {
+        if self.log_gap_n == 0 {
+            return 0.0;
+        }
+        (self.log_gap_sum / self.log_gap_n as f32).exp()
+    }
 }
 
 /// The answers one side's small turns got: the other side's whole next turn, when it
@@ -102,8 +114,14 @@ const RECENT_SIZES: usize = 6;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AnswerShape {
-    /// Too few answered turns to say.
+    /// No answered turn yet, or too few that disagree.
     Unknown,
+    /// Fewer answers than it takes to judge a shape, all of them larger than what they
+    /// answered: output, so far.
+    Larger,
+    /// Fewer answers than it takes to judge a shape, none larger than what it answered:
+    /// acknowledgements of pushed messages, so far.
+    Smaller,
     /// Sizes that vary and mostly exceed the turn: command output.
     Output,
     /// The same size as the turn, one for one: a pty echoing keystrokes.
@@ -139,7 +157,12 @@ impl Answers {
 
     pub fn shape(&self) -> AnswerShape {
         if self.pairs < MIN_SHAPE_PAIRS {
-            return AnswerShape::Unknown;
+            return match (self.pairs, self.larger, self.same) {
+                (0, ..) => AnswerShape::Unknown,
+                (p, l, _) if l == p => AnswerShape::Larger,
+                (_, 0, 0) => AnswerShape::Smaller,
+                _ => AnswerShape::Unknown,
+            };
         }
         let share = |n: u32| n as f32 / self.pairs as f32;
         if share(self.same) >= 0.5 {
@@ -169,6 +192,8 @@ pub struct Turns {
     /// Bytes in the first turn of each side (a stager sends its stage in one turn).
     pub first_turn_bytes: [u32; 2],
     first_turn_done: [bool; 2],
+    /// The capture began inside the session: its first turns are no handshake.
+    mid_stream: bool,
 }
 
 /// What a segment did to the turn structure.
@@ -208,7 +233,21 @@ impl Turns {
         event
     }
 
+    /// The capture began inside the session (no SYN): there is no handshake to leave out.
+    pub fn begin_mid_stream(&mut self) {
+        self.mid_stream = true;
+    }
+
+    fn handshake_turns(&self) -> u32 {
+        if self.mid_stream {
+            0
+        } else {
+            HANDSHAKE_TURNS
+        }
+    }
+
     fn close_turn(&mut self, who: Dir, gap: Span, answer_len: u32) {
+        let handshake = self.handshake_turns();
         self.first_turn_done[who.idx()] = true;
         // This turn answered the one before it, if that was the other side's, small, and
         // this one began within the answer window. The first turns of each side are left
@@ -217,14 +256,14 @@ impl Turns {
             if asker != who
                 && asked <= SMALL_TURN_BYTES
                 && self.gap <= ANSWER_WINDOW
-                && self.by[asker.idx()].turns > HANDSHAKE_TURNS
+                && self.by[asker.idx()].turns > self.handshake_turns()
             {
                 self.by[asker.idx()].answers.record(asked, self.bytes);
             }
         }
         self.previous = Some((who, self.bytes));
         let s = &mut self.by[who.idx()];
-        if self.bytes > SMALL_TURN_BYTES && s.turns <= HANDSHAKE_TURNS {
+        if self.bytes > SMALL_TURN_BYTES && s.turns <= handshake {
             s.handshake_large += 1;
         }
         if self.bytes <= SMALL_TURN_BYTES {
@@ -291,8 +330,10 @@ impl Turns {
             // Most of the typist's turns are small and get a quick answer …
             let small_ok = ratio(t.small, t.turns + 1 - t.handshake_large) >= 0.6;
             let answered_ok = ratio(t.answered, t.small) >= 0.6;
-            // … the typist starts after human gaps that vary …
-            let human_ok = ratio(t.human_gap, t.turns) >= 0.6 && t.gap_log_spread() >= 0.25;
+            // … the typist starts after human gaps that vary: think time before a typed
+            // line, or keystrokes that a pty echoes one for one …
+            let paced = t.typical_gap_secs() >= LINE_THINK_MIN_SECS || ratio(t.echoes, t.answered) >= 0.5;
+            let human_ok = ratio(t.human_gap, t.turns) >= 0.6 && t.gap_log_spread() >= 0.25 && paced;
             // … and the other side answers at machine speed.
             let machine_ok = ratio(o.fast_gap, o.turns) >= 0.6;
             if small_ok && answered_ok && human_ok && machine_ok {

@@ -559,18 +559,9 @@ mod tests {
 
     #[test]
     fn cmd_under_the_iis_worker_is_high_as_bash_under_php_fpm_is() {
-        use crate::verdict::{decide, ContextFacts, NetworkFindings, Tier};
+        use crate::verdict::{decide, ContextFacts, Facts, NetworkFindings, Reason, Tier};
         // Little network evidence: the process context alone must carry it.
-        let net = NetworkFindings {
-            points: 5,
-            reasons: vec!["reverse-interactive".into()],
-            shell_side: crate::evidence::Dir::Orig,
-            interactivity: None,
-            service_port: None,
-            someone_typing: false,
-            corroborated: true,
-            ssh: false,
-        };
+        let net = NetworkFindings::bare(5, Reason::ReverseInteractive);
         let lists = ProcessLists::default();
         let tier = |name: &str, args: &[&str], parent: &str| {
             // Sysmon-style: the process holds the connection, its stdio unknown.
@@ -578,8 +569,9 @@ mod tests {
             let hs = [holding(p, None, 1)];
             let refs: Vec<&Holding> = hs.iter().collect();
             let a = describe(&choose(&refs, &lists).expect("a choice"), None, &lists);
-            let v = decide(&net, &ContextFacts::default(), Some(&a.facts));
-            (v.tier, v.reasons)
+            let ctx = ContextFacts::default();
+            let v = decide(&Facts { network: &net, context: &ctx, process: Some(&a.facts), history: None });
+            (v.tier, crate::verdict::reason::strings(&v.reasons))
         };
         let (t, reasons) =
             tier("cmd.exe", &["cmd.exe", "/c", "whoami"], r"c:\windows\system32\inetsrv\w3wp.exe");

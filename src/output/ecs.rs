@@ -7,6 +7,7 @@ use crate::evidence::{tls, Dir, TlsFacts};
 use crate::flow::community_id::community_id_v1;
 use crate::flow::key::Endpoint;
 use crate::report::Alert;
+use crate::verdict::Reason;
 use serde_json::{json, Map, Value};
 
 fn endpoint(ep: &Endpoint) -> Value {
@@ -84,6 +85,9 @@ pub fn alert(a: &Alert) -> Value {
         },
         "shellsight": shellsight,
     });
+    if let Some(p) = d.summary.protocol {
+        record["network"]["protocol"] = json!(p);
+    }
     if let Some(t) = d.tls.as_deref().and_then(tls) {
         record["tls"] = t;
     }
@@ -147,8 +151,8 @@ fn merge(into: &mut Map<String, Value>, key: &str, value: Value) {
 /// A short name for what kind of shell the reasons describe. The shell side says the
 /// direction: a shell on the initiator called out (reverse), one on the responder was
 /// connected to (bind).
-pub fn rule_name(reasons: &[String], shell_side: Dir) -> &'static str {
-    let has = |r: &str| reasons.iter().any(|x| x == r || x.starts_with(&format!("{r}:")));
+pub fn rule_name(reasons: &[Reason], shell_side: Dir) -> &'static str {
+    let has = |kind: &str| reasons.iter().any(|r| r.kind() == kind);
     if has("exposed-service-parent") {
         "Shell spawned by an exposed service"
     } else if has("staged-executable") || has("length-prefixed-stage") {
@@ -171,7 +175,7 @@ fn session(s: &SessionSummary) -> Value {
 /// The ECS record of a finished flow.
 pub fn flow(f: &FlowRecord) -> Value {
     let s = &f.summary;
-    json!({
+    let mut record = json!({
         "@timestamp": f.end.to_rfc3339(),
         "event": {
             "kind": "event",
@@ -206,5 +210,9 @@ pub fn flow(f: &FlowRecord) -> Value {
             "direction_inferred": f.direction_inferred,
             "session": session(s),
         },
-    })
+    });
+    if let Some(p) = s.protocol {
+        record["network"]["protocol"] = json!(p);
+    }
+    record
 }

@@ -26,7 +26,7 @@ pub fn row(w: &mut dyn Write, a: &Alert) -> io::Result<()> {
         a.verdict.score,
         ends,
         super::ecs::rule_name(&a.verdict.reasons, d.shell_side),
-        a.verdict.reasons.join(", ")
+        crate::verdict::reason::strings(&a.verdict.reasons).join(", ")
     )?;
     if let Some(p) = &a.process_line {
         writeln!(w, "{:<24} {:<6} {:>5}  {}", "", "", "", p)?;

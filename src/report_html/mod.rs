@@ -100,7 +100,7 @@ impl InvestigationReport {
             destination: format!("{}:{}", d.destination.ip, d.destination.port),
             remote_network: remote,
             shell_side: d.shell_side,
-            reasons: a.verdict.reasons.clone(),
+            reasons: crate::verdict::reason::strings(&a.verdict.reasons),
             process,
             commands,
             excluded: a.excluded.is_some(),
