@@ -6,6 +6,7 @@
 use crate::baseline::model::History;
 use crate::context::resolve::{Context, Placement};
 use crate::decode::{Transport, TransportSegment};
+use crate::evidence::injection::{Lead, Leads};
 use crate::evidence::{Dir, Evidence, PrefixBudget, Segment};
 use crate::flow::key::{Endpoint, FlowKey, Side};
 use crate::flow::table::{infer_initiator, EndReason, FlowTable, Lifecycle, SessionState, Timeouts};
@@ -13,7 +14,7 @@ use crate::names::{services, DnsAnswer, NameCache};
 use crate::report_html::timeline::{SessionTimeline, Timeline, TimelineBudget};
 use crate::time::Timestamp;
 use crate::verdict::{
-    self, Facts, HistoryFacts, NetworkFindings, Ports, Reason, RemoteNaming, Tier, Verdict,
+    self, Facts, HistoryFacts, Injection, NetworkFindings, Ports, Reason, RemoteNaming, Tier, Verdict,
 };
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct Session {
     pub reports: u16,
     /// The packet timeline, recorded only for `replay --report`.
     timeline: Option<Box<Timeline>>,
+    /// The session carried a command injection, or is the callback one asked for.
+    pub injection: Option<Box<Injection>>,
 }
 
 impl Session {
@@ -63,6 +66,7 @@ impl Session {
             reported: None,
             reports: 0,
             timeline: None,
+            injection: None,
         }
     }
 
@@ -138,6 +142,8 @@ pub struct Detection {
     pub summary: SessionSummary,
     /// The TLS handshake, when the session had one.
     pub tls: Option<Box<crate::evidence::TlsFacts>>,
+    /// The command injection the session carried or answered.
+    pub injection: Option<Injection>,
 }
 
 /// The counters behind a decision, reported in `shellsight.session`.
@@ -267,6 +273,8 @@ pub struct Detector {
     budget: PrefixBudget,
     context: Arc<Context>,
     names: NameCache,
+    /// Requests that asked a server to call back, for the sessions that answer them.
+    leads: Leads,
     /// The host history sessions are scored against (`--baseline`), read-only.
     history: Option<Arc<History>>,
     ended: Vec<(Session, EndReason)>,
@@ -283,6 +291,7 @@ impl Detector {
             budget: PrefixBudget::new(config.prefix_budget_bytes),
             context,
             names: NameCache::default(),
+            leads: Leads::default(),
             history: None,
             ended: Vec::new(),
             flow_records: config.flow_records,
@@ -313,6 +322,29 @@ impl Detector {
         self.names.learn(answer);
     }
 
+    /// Takes a request that carries a callback payload (every shard is given every lead at
+    /// the same place in the stream). The shard that holds the request's session reports
+    /// it; later sessions from its target to the named end are its callback.
+    pub fn learn_lead(&mut self, lead: &Arc<Lead>, out: &mut Vec<Event>) {
+        self.leads.learn(lead.clone());
+        let (key, _) = FlowKey::new(
+            Transport::Tcp,
+            Endpoint { ip: lead.attacker.ip(), port: lead.attacker.port() },
+            Endpoint { ip: lead.target.ip(), port: lead.target.port() },
+        );
+        if let Some(session) = self.table.get_mut(&key) {
+            if session.injection.is_none() {
+                session.injection = Some(Box::new(Injection::Request(lead.clone())));
+                self.stats.judged += 1;
+                if let Some(d) = judge(session, &self.context, &self.names, self.history.as_deref(), lead.at)
+                {
+                    self.stats.detections += 1;
+                    out.push(Event::Detection(Box::new(d)));
+                }
+            }
+        }
+    }
+
     /// Feeds one TCP segment; events go to `out`. Idle sessions are swept on the
     /// detector's own schedule (every `sweep_every` of capture time).
     pub fn process(&mut self, seg: &TransportSegment<'_>, out: &mut Vec<Event>) {
@@ -336,7 +368,13 @@ impl Detector {
                     self.flush_ended(out);
                     return;
                 }
-                self.table.insert(key, Session::new(key, seg, sender), seg.ts, &mut self.ended)
+                let mut session = Session::new(key, seg, sender);
+                let (orig, resp) = (session.orig(), session.resp());
+                let callback = std::net::SocketAddr::new(resp.ip, resp.port);
+                if let Some(lead) = self.leads.callback(orig.ip, callback, seg.ts) {
+                    session.injection = Some(Box::new(Injection::Callback(lead)));
+                }
+                self.table.insert(key, session, seg.ts, &mut self.ended)
             }
         };
         session.last_ts = seg.ts;
@@ -452,14 +490,20 @@ fn judge(
     now: Timestamp,
 ) -> Option<Detection> {
     let ev = &s.evidence;
-    if !verdict::is_candidate(ev) {
+    if !verdict::is_candidate(ev) && s.injection.is_none() {
         return None;
     }
     let ports = Ports { orig: s.orig().port, resp: s.resp().port };
     let transport = s.key.transport;
-    let findings = verdict::assess_network(ev, ports, transport);
-    if findings.points <= 0 {
+    let mut findings = verdict::assess_network(ev, ports, transport);
+    if findings.points <= 0 && s.injection.is_none() {
         return None;
+    }
+    // The request's target hosts the shell the payload asks for; a callback's opener does.
+    match s.injection.as_deref() {
+        Some(Injection::Request(_)) => findings.shell_side = Dir::Resp,
+        Some(Injection::Callback(_)) => findings.shell_side = Dir::Orig,
+        None => {}
     }
     let shell = s.endpoint(findings.shell_side);
     let remote_dir = findings.shell_side.other();
@@ -481,6 +525,7 @@ fn judge(
         context: &placement.facts,
         process: None,
         history: history.as_ref(),
+        injection: s.injection.as_deref(),
     });
     let tier = v.tier?;
     if s.reported.is_some_and(|r| r >= tier) {
@@ -507,6 +552,7 @@ fn judge(
         history,
         summary: SessionSummary::of(s),
         tls: s.evidence.tls.clone(),
+        injection: s.injection.as_deref().cloned(),
     })
 }
 

@@ -274,6 +274,7 @@ impl Reporter {
                 context: &d.placement.facts,
                 process: Some(&a.facts),
                 history: d.history.as_ref(),
+                injection: d.injection.as_ref(),
             }),
             None => d.verdict.clone(),
         };

@@ -2,12 +2,14 @@
 //! identity and cleartext tells. Everything is updated in O(1) per segment; reassembly
 //! of the first bytes stops once it has what it needs. Facts only: `verdict` weighs them.
 
+pub mod exchanges;
+pub mod injection;
 pub mod tells;
 pub mod tls;
 pub mod turns;
 
 use crate::decode::TcpFlags;
-use crate::protocols::{self, Identity, Protocol};
+use crate::protocols::{self, Identification, Protocol};
 use crate::time::Timestamp;
 use serde::Serialize;
 use tells::{LineKind, StageHeader, Tell, TellSet};
@@ -75,7 +77,8 @@ pub struct DirStats {
     /// Payload bytes, from the headers.
     pub bytes: u64,
     pub retransmits: u32,
-    pub size_classes: [u32; SIZE_CLASSES],
+    /// Payload packets per size class (saturating: a summary, not a decision input).
+    pub size_classes: [u16; SIZE_CLASSES],
     #[serde(skip)]
     seq_end: u32,
     #[serde(skip)]
@@ -140,6 +143,8 @@ pub struct Lines {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsFacts {
     pub client: Option<tls::ClientHello>,
+    /// The client's cipher suites, read also from a ClientHello the snaplen cut.
+    pub offer: Option<tls::Offer>,
     pub server: Option<tls::ServerHello>,
     pub certificate: Option<tls::ServerCertificate>,
 }
@@ -167,7 +172,7 @@ pub struct Evidence {
     /// What each direction speaks (identified, or unrecognised text or binary).
     pub protocol: [Protocol; 2],
     /// The probes' matches on the first payloads of both directions.
-    pub identity: Identity,
+    pub identity: Identification,
     pub lines: [Lines; 2],
     /// Turns that ended with something that looks like a shell prompt, per direction.
     pub prompts: [u16; 2],
@@ -186,16 +191,19 @@ impl Evidence {
     /// judging only then.
     pub fn observe(&mut self, seg: &Segment<'_>, budget: &mut PrefixBudget) -> bool {
         let d = seg.dir.idx();
+        self.turns.note_packet(seg.ts);
+        // An answer to a typed line followed by quiet settles at any later packet.
+        let settled = self.turns.settle(seg.ts);
         let stats = &mut self.dirs[d];
         stats.packets += 1;
         if seg.flags.syn() {
             stats.seq_end = seg.seq.wrapping_add(1);
             stats.seq_known = true;
-            return false;
+            return settled;
         }
         let len = seg.payload_len;
         if len == 0 {
-            return false;
+            return settled;
         }
         // Datagrams are numbered by the bytes before them, so reassembly sees them in order.
         let seq = if seg.datagram { stats.seq_end } else { seg.seq };
@@ -203,18 +211,20 @@ impl Evidence {
         if !seg.datagram && stats.seq_known && (stats.seq_end.wrapping_sub(seg_end) as i32) >= 0 {
             // Everything in it was seen before: a retransmission, not new behaviour.
             stats.retransmits += 1;
-            return false;
+            return settled;
         }
         stats.seq_end = seg_end;
         stats.seq_known = true;
         stats.payload_packets += 1;
         stats.bytes += len as u64;
-        stats.size_classes[size_class(len)] += 1;
+        let class = &mut stats.size_classes[size_class(len)];
+        *class = class.saturating_add(1);
 
         let mut changed = false;
         if self.identity.wants(d) && !seg.payload.is_empty() {
-            changed |= self.identity.observe(seg.place, d, seg.payload, len);
-            match self.identity.direction(d, seg.place) {
+            let (new, alone) = self.identity.observe(seg.place, d, seg.payload, len);
+            changed |= new;
+            match alone {
                 Some(p) => self.protocol[d] = p,
                 None if self.protocol[d] == Protocol::Unseen => {
                     self.protocol[d] = protocols::unrecognised(seg.payload)
@@ -225,7 +235,11 @@ impl Evidence {
             if self.protocol[d] == Protocol::Ssh {
                 self.release_prefix(budget);
             }
+            if d == 0 && self.protocol[0] == Protocol::Tls {
+                self.turns.client_handshakes();
+            }
         }
+        changed |= settled;
         if self.turns.segment(seg.dir, seg.ts, len) == TurnEvent::Switched {
             let ended = seg.dir.other().idx();
             let tail = &self.tail[ended];
@@ -355,6 +369,9 @@ impl Evidence {
             if records > p.tls_records[d] || last_chance {
                 p.tls_records[d] = records;
                 let facts = self.tls.get_or_insert_with(Default::default);
+                if dir == Dir::Orig && facts.offer.is_none() {
+                    facts.offer = tls::client_offer(&p.buf[d]);
+                }
                 let done = match dir {
                     Dir::Orig => match tls::parse_client(&p.buf[d]) {
                         tls::Parsed::Done(hello) => {

@@ -82,6 +82,43 @@ const EXT_SERVER_NAME: u16 = 0x0000;
 const EXT_ALPN: u16 = 0x0010;
 const TLS13: u16 = 0x0304;
 
+/// What a ClientHello offers, read even when the snaplen cut it after its cipher suites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Offer {
+    /// Cipher suites offered (from the list's length: GREASE values included).
+    pub ciphers: u16,
+    /// A GREASE value among the suites that are visible (browsers send one; TLS libraries'
+    /// defaults do not).
+    pub grease: bool,
+}
+
+impl Offer {
+    /// A TLS library's default offer (OpenSSL's dozens of suites, no GREASE), as tools such
+    /// as ncat, socat, openssl s_client and python's `ssl` send it, rather than a browser's.
+    pub fn library_default(&self) -> bool {
+        self.ciphers >= 25 && !self.grease
+    }
+}
+
+/// Reads the cipher suites of the ClientHello at the start of `buf`, which may end
+/// anywhere after the suites' length (a snaplen of 256 keeps it).
+pub fn client_offer(buf: &[u8]) -> Option<Offer> {
+    // Record header (5), handshake header (4), version (2), random (32), session id.
+    if buf.first() != Some(&0x16) || buf.get(1) != Some(&3) || buf.get(5) != Some(&HANDSHAKE_CLIENT_HELLO) {
+        return None;
+    }
+    let sid = *buf.get(43)? as usize;
+    let at = 44 + sid;
+    let len = u16::from_be_bytes([*buf.get(at)?, *buf.get(at + 1)?]);
+    if len % 2 != 0 || len == 0 {
+        return None;
+    }
+    let visible = buf.get(at + 2..).unwrap_or_default();
+    let visible = &visible[..visible.len().min(len as usize) & !1];
+    let grease = visible.chunks_exact(2).any(|c| c[0] == c[1] && c[0] & 0x0f == 0x0a);
+    Some(Offer { ciphers: len / 2, grease })
+}
+
 /// Reads the ClientHello at the start of the client's bytes.
 ///
 /// `NeedMore` while the ClientHello is cut by the end of `buf`; a caller whose buffer is

@@ -7,6 +7,7 @@
 //! most of the signal: in a reverse shell the side that *accepted* the connection types.
 //! This works inside TLS and SSH too, since it needs only sizes and times.
 
+use super::exchanges::{Closed, Exchanges, QUIET};
 use super::Dir;
 use crate::time::{Span, Timestamp};
 use serde::Serialize;
@@ -26,6 +27,9 @@ pub const FAST_GAP: Span = Span::from_millis(1000);
 pub const IDLE_GAP: Span = Span::from_millis(500);
 /// A keystroke (or one TLS record of one) is at most this big.
 pub const KEYSTROKE_MAX: u32 = 64;
+/// A side that resumes after this much silence starts a new turn although the other side
+/// said nothing: an unanswered prompt, then a command seconds later, are two turns.
+pub const TURN_SPLIT_GAP: Span = Span::from_millis(1000);
 /// A person who reads output and types the next command line takes about this long at
 /// the least, typically; machines answering each other over a long path take a round
 /// trip (tens to hundreds of milliseconds), which the human range alone lets through.
@@ -194,6 +198,15 @@ pub struct Turns {
     first_turn_done: [bool; 2],
     /// The capture began inside the session: its first turns are no handshake.
     mid_stream: bool,
+    /// The initiator's first two turns are a TLS handshake.
+    tls: bool,
+    /// When the session's first packet was seen (its SYN, or the first payload; zero
+    /// until then).
+    opened: Timestamp,
+    /// Turns of each side so far (the one under way included).
+    count: [u32; 2],
+    /// The order of speech around quiet periods.
+    pub exchanges: Exchanges,
 }
 
 /// What a segment did to the turn structure.
@@ -206,23 +219,58 @@ pub enum TurnEvent {
 }
 
 impl Turns {
+    /// Notes the session's first packet (a SYN, or the first payload): the first turn's
+    /// gap is measured from it.
+    pub fn note_packet(&mut self, ts: Timestamp) {
+        if self.opened == Timestamp::ZERO {
+            self.opened = ts;
+        }
+    }
+
+    /// The initiator's first turns are a TLS handshake (hello, then finished).
+    pub fn client_handshakes(&mut self) {
+        self.tls = true;
+    }
+
     /// Feeds one payload segment of `len` bytes (true length) from `dir` at `ts`.
     pub fn segment(&mut self, dir: Dir, ts: Timestamp, len: u32) -> TurnEvent {
+        let handshake = if self.tls && !self.mid_stream { HANDSHAKE_TURNS } else { 0 };
         let event = match self.current {
-            Some(cur) if cur == dir => TurnEvent::Continued,
+            Some(cur) if cur == dir && ts - self.last_ts < TURN_SPLIT_GAP => TurnEvent::Continued,
             Some(cur) => {
                 let gap = ts - self.last_ts;
-                self.close_turn(cur, gap, len);
+                let closed = Closed {
+                    who: cur,
+                    bytes: self.bytes,
+                    segments: self.segments,
+                    index: self.count[cur.idx()],
+                };
+                // A side resuming after silence was not answered.
+                self.close_turn(cur, gap, (cur != dir).then_some(len));
                 self.open_turn(dir, gap);
+                self.exchanges.on_turn(Some(closed), dir, gap, handshake, self.count[0]);
                 self.gap = gap;
                 TurnEvent::Switched
             }
-            None => TurnEvent::Switched,
+            None => {
+                // The first turn follows the connection's own silence; joined inside the
+                // session, an unknown one, taken as quiet.
+                let gap = if self.mid_stream {
+                    QUIET
+                } else if self.opened != Timestamp::ZERO {
+                    ts - self.opened
+                } else {
+                    Span::ZERO
+                };
+                self.exchanges.on_turn(None, dir, gap, handshake, self.count[0]);
+                TurnEvent::Switched
+            }
         };
         if event == TurnEvent::Switched {
             self.current = Some(dir);
             self.bytes = 0;
             self.segments = 0;
+            self.count[dir.idx()] += 1;
         }
         self.bytes = self.bytes.saturating_add(len);
         self.segments += 1;
@@ -246,7 +294,17 @@ impl Turns {
         }
     }
 
-    fn close_turn(&mut self, who: Dir, gap: Span, answer_len: u32) {
+    /// Settles an exchange whose answer has been followed by quiet by `now` (any later
+    /// packet of the session, or the clock of a quiet wire). True when one was settled.
+    pub fn settle(&mut self, now: Timestamp) -> bool {
+        self.exchanges.pending()
+            && self.current == Some(Dir::Orig)
+            && now - self.last_ts >= QUIET
+            && self.exchanges.settle_with(self.bytes)
+    }
+
+    /// `answer_len` is the other side's next segment, when it answered this turn.
+    fn close_turn(&mut self, who: Dir, gap: Span, answer_len: Option<u32>) {
         let handshake = self.handshake_turns();
         self.first_turn_done[who.idx()] = true;
         // This turn answered the one before it, if that was the other side's, small, and
@@ -268,12 +326,12 @@ impl Turns {
         }
         if self.bytes <= SMALL_TURN_BYTES {
             s.small += 1;
-            if gap <= ANSWER_WINDOW {
+            if answer_len.is_some() && gap <= ANSWER_WINDOW {
                 s.answered += 1;
             }
             if self.segments == 1
                 && self.bytes <= KEYSTROKE_MAX
-                && answer_len == self.bytes
+                && answer_len == Some(self.bytes)
                 && gap <= ECHO_WINDOW
             {
                 s.echoes += 1;

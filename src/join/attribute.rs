@@ -570,7 +570,13 @@ mod tests {
             let refs: Vec<&Holding> = hs.iter().collect();
             let a = describe(&choose(&refs, &lists).expect("a choice"), None, &lists);
             let ctx = ContextFacts::default();
-            let v = decide(&Facts { network: &net, context: &ctx, process: Some(&a.facts), history: None });
+            let v = decide(&Facts {
+                network: &net,
+                context: &ctx,
+                process: Some(&a.facts),
+                history: None,
+                injection: None,
+            });
             (v.tier, crate::verdict::reason::strings(&v.reasons))
         };
         let (t, reasons) =

@@ -55,6 +55,9 @@ pub fn alert(a: &Alert) -> Value {
     if let Some(role) = d.placement.role {
         s.insert("role".into(), Value::String(role.as_str().into()));
     }
+    if let Some(i) = &d.injection {
+        s.insert("injection".into(), injection(i));
+    }
     if let Some(ex) = &a.excluded {
         s.insert("excluded".into(), json!({ "reason": ex.reason, "owner": ex.owner, "index": ex.index }));
     }
@@ -91,6 +94,11 @@ pub fn alert(a: &Alert) -> Value {
     if let Some(t) = d.tls.as_deref().and_then(tls) {
         record["tls"] = t;
     }
+    if let Some(crate::verdict::Injection::Request(lead)) = &d.injection {
+        if let Some(url) = &lead.url {
+            record["url"] = json!({ "original": url });
+        }
+    }
     if let Some(extra) = &a.enrichment {
         if let (Some(r), Some(e)) = (record.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
@@ -99,6 +107,31 @@ pub fn alert(a: &Alert) -> Value {
         }
     }
     record
+}
+
+/// `shellsight.injection`: the request that carried a callback payload, and the end it
+/// named, on both the request's alert and the callback's.
+fn injection(i: &crate::verdict::Injection) -> Value {
+    let l = i.lead();
+    let role = match i {
+        crate::verdict::Injection::Request(_) => "request",
+        crate::verdict::Injection::Callback(_) => "callback",
+    };
+    let mut request = json!({
+        "at": l.at.to_rfc3339(),
+        "source": { "ip": l.attacker.ip().to_string(), "port": l.attacker.port() },
+        "destination": { "ip": l.target.ip().to_string(), "port": l.target.port() },
+    });
+    if let Some(url) = &l.url {
+        request["url"] = json!(url);
+    }
+    json!({
+        "role": role,
+        "request": request,
+        "callback": { "ip": l.callback.ip().to_string(), "port": l.callback.port() },
+        "payload": l.payload,
+        "encoding": l.encoding,
+    })
 }
 
 /// ECS `tls.*`: the negotiated version, the client's SNI and JA4, and on TLS 1.2 and
@@ -153,7 +186,11 @@ fn merge(into: &mut Map<String, Value>, key: &str, value: Value) {
 /// connected to (bind).
 pub fn rule_name(reasons: &[Reason], shell_side: Dir) -> &'static str {
     let has = |kind: &str| reasons.iter().any(|r| r.kind() == kind);
-    if has("exposed-service-parent") {
+    if has("injection-payload") {
+        "Command injection carrying a reverse shell"
+    } else if has("injection-callback") {
+        "Reverse shell called back by a command injection"
+    } else if has("exposed-service-parent") {
         "Shell spawned by an exposed service"
     } else if has("staged-executable") || has("length-prefixed-stage") {
         "Shell stager"

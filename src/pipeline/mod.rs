@@ -138,6 +138,9 @@ impl Pipeline {
                         detector.learn_names(&answer);
                     }
                     detector.process(&seg, &mut self.events);
+                    if let Some(lead) = crate::evidence::injection::lead(&seg) {
+                        detector.learn_lead(&Arc::new(lead), &mut self.events);
+                    }
                 }
                 if !self.events.is_empty() {
                     canonical_order(&mut self.events);

@@ -62,6 +62,8 @@ enum Item {
     Names(u64, Arc<DnsAnswer>),
     /// Score against this host history from here on.
     History(u64, Arc<History>),
+    /// A request carrying a callback payload, given to every worker after its segment.
+    Lead(u64, Arc<crate::evidence::injection::Lead>),
 }
 
 #[derive(Default)]
@@ -203,6 +205,14 @@ impl Shards {
                 len: seg.payload.len() as u32,
             },
         ));
+        // After the segment, so the shard holding the request's session has it.
+        if let Some(lead) = crate::evidence::injection::lead(seg) {
+            let lead = Arc::new(lead);
+            for w in &mut self.workers {
+                w.filling.items.push(Item::Lead(pos, lead.clone()));
+            }
+        }
+        let batch = &mut self.workers[shard].filling;
         if batch.items.len() >= BATCH {
             self.send_all()?;
             self.collect(false)?;
@@ -397,6 +407,10 @@ fn work(
                         }
                         Item::Names(pos, answer) => {
                             detector.learn_names(answer);
+                            *pos
+                        }
+                        Item::Lead(pos, lead) => {
+                            detector.learn_lead(lead, &mut events);
                             *pos
                         }
                     };

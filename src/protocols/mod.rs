@@ -537,6 +537,85 @@ impl Identity {
     }
 }
 
+/// A session's identification over its life: nothing yet, then the probes' state (boxed)
+/// while the first payloads are read, then only what they settled on, the state freed.
+#[derive(Debug, Default)]
+pub enum Identification {
+    #[default]
+    Unprobed,
+    Probing(Box<Identity>),
+    Settled(Settled),
+}
+
+/// What the probes settled on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    pub session: Option<(Protocol, Agreement)>,
+    pub shared_tag: bool,
+    pub framed_both: bool,
+}
+
+impl Identification {
+    pub fn wants(&self, d: usize) -> bool {
+        match self {
+            Identification::Unprobed => true,
+            Identification::Probing(id) => id.wants(d),
+            Identification::Settled(_) => false,
+        }
+    }
+
+    /// Probes one more payload of direction `d` (see `Identity::observe`); settles once
+    /// neither direction wants more. Returns whether the direction's identity changed, and
+    /// what the direction alone speaks.
+    pub fn observe(
+        &mut self,
+        place: Place,
+        d: usize,
+        bytes: &[u8],
+        wire_len: u32,
+    ) -> (bool, Option<Protocol>) {
+        if matches!(self, Identification::Unprobed) {
+            *self = Identification::Probing(Box::default());
+        }
+        let Identification::Probing(id) = self else { return (false, None) };
+        let changed = id.observe(place, d, bytes, wire_len);
+        let alone = id.direction(d, place);
+        if !id.wants(0) && !id.wants(1) {
+            let settled = Settled {
+                session: id.session(place),
+                shared_tag: id.shared_tag(),
+                framed_both: id.framed_both(),
+            };
+            *self = Identification::Settled(settled);
+        }
+        (changed, alone)
+    }
+
+    pub fn session(&self, place: Place) -> Option<(Protocol, Agreement)> {
+        match self {
+            Identification::Unprobed => None,
+            Identification::Probing(id) => id.session(place),
+            Identification::Settled(s) => s.session,
+        }
+    }
+
+    pub fn shared_tag(&self) -> bool {
+        match self {
+            Identification::Probing(id) => id.shared_tag(),
+            Identification::Settled(s) => s.shared_tag,
+            Identification::Unprobed => false,
+        }
+    }
+
+    pub fn framed_both(&self) -> bool {
+        match self {
+            Identification::Probing(id) => id.framed_both(),
+            Identification::Settled(s) => s.framed_both,
+            Identification::Unprobed => false,
+        }
+    }
+}
+
 /// The protocol a port is known for on a transport (its first row there).
 pub fn service(transport: Transport, port: u16) -> Option<&'static Row> {
     TABLE.iter().find(|r| r.on.carries(transport) && r.on_port(port))

@@ -13,6 +13,7 @@
 
 pub mod context;
 pub mod history;
+pub mod injection;
 pub mod names;
 pub mod network;
 pub mod process;
@@ -20,6 +21,7 @@ pub mod reason;
 
 pub use context::{ContextFacts, RemoteNaming};
 pub use history::{HistoryFacts, DORMANT_DAYS};
+pub use injection::Injection;
 pub use network::{assess_network, is_candidate, NetworkFindings, Ports};
 pub use process::ProcessFacts;
 pub use reason::Reason;
@@ -63,6 +65,20 @@ impl Tier {
 pub const LOW_SCORE: i32 = 20;
 pub const MEDIUM_SCORE: i32 = 45;
 pub const HIGH_SCORE: i32 = 70;
+/// The ladder for shells that say little: points for exchanges in the order a reverse shell
+/// speaks (the far end types first after quiet, the host answers at once, the line goes
+/// quiet). One exchange needs strong context to reach medium (a rented or residential
+/// far end, no SNI, a self-signed certificate, a direct-IP callback, an odd port); two
+/// need less; from the third, turn-taking statistics take over (`reverse-interactive`).
+pub fn exchange_points(exchanges: u8) -> i32 {
+    match exchanges {
+        0 => 0,
+        1 => 30,
+        2 => 35,
+        _ => 40,
+    }
+}
+
 /// The most a session may score (below medium) when its network evidence is of a kind
 /// that is ordinary: typing at an interactive protocol, turn-taking alone over UDP.
 const ORDINARY_CAP: i32 = MEDIUM_SCORE - 1;
@@ -90,6 +106,8 @@ pub struct Facts<'a> {
     pub process: Option<&'a ProcessFacts>,
     /// From the host history (`--baseline`).
     pub history: Option<&'a HistoryFacts>,
+    /// The session carried a command injection, or answered one.
+    pub injection: Option<&'a Injection>,
 }
 
 /// Points and reasons as each kind of evidence adds them, and the tier a rule demands.
@@ -121,6 +139,9 @@ pub fn decide(f: &Facts<'_>) -> Verdict {
     }
     if let Some(h) = f.history {
         history::weigh(h, &mut w);
+    }
+    if let Some(i) = f.injection {
+        injection::weigh(i, &mut w);
     }
     // Ordinary network evidence stays below medium unless the process behind it is a
     // shell wired to the socket or under an exposed service.

@@ -19,6 +19,9 @@ pub(super) fn weigh(net: &NetworkFindings, ctx: &ContextFacts, w: &mut Weight) {
         if h.self_signed {
             w.add(Reason::TlsSelfSigned, 10);
         }
+        if h.library {
+            w.add(Reason::TlsLibraryClient, 5);
+        }
     }
     // Hobbyists run MQTT to dynamic-DNS names all day: the name weighs only on sessions
     // whose own evidence already looks like a shell.

@@ -29,6 +29,8 @@ pub struct Handshake {
     pub no_sni: bool,
     pub browser_like: bool,
     pub self_signed: bool,
+    /// A TLS library's default offer (many suites, no GREASE), read even from a cut hello.
+    pub library: bool,
 }
 
 /// What the network evidence says, before context.
@@ -80,7 +82,10 @@ impl NetworkFindings {
 
 /// Quick pre-check so that the per-packet path only builds findings for candidates.
 pub fn is_candidate(ev: &Evidence) -> bool {
-    !ev.all_tells().is_empty() || ev.stage.is_some() || ev.turns.interactivity().is_some()
+    !ev.all_tells().is_empty()
+        || ev.stage.is_some()
+        || ev.turns.exchanges.reverse > 0
+        || ev.turns.interactivity().is_some()
 }
 
 const SHELL_MARKS: [(Tell, i32, Reason); 8] = [
@@ -129,18 +134,44 @@ pub fn assess_network(ev: &Evidence, ports: Ports, transport: Transport) -> Netw
     // Turn-taking that contradicts stronger evidence of where the shell is does not count,
     // and neither does a "typist" whose every message is acknowledged with one of a few
     // fixed-size answers, or by answers smaller than what it sent: that is a server
-    // pushing messages (MQTT, IMAP IDLE, gRPC streams, WebSocket), not a person at a shell. Inside a known protocol it counts only
-    // with a shell's own text.
+    // pushing messages (MQTT, IMAP IDLE, gRPC streams, WebSocket), not a person at a
+    // shell. Nor does a far end typing into a host that asked it questions at the start (a
+    // client of that server). Inside a known protocol it counts only with a shell's own
+    // text.
+    let order = &ev.turns.exchanges;
+    // The far end typed a shell command line in clear (one is enough here).
+    let typed = ev.lines[Dir::Resp.idx()];
+    let typed_line =
+        cleartext_shell && ev.protocol[1].carries_shell_text() && typed.recon + typed.commands >= 1;
     let inter = ev.turns.interactivity().filter(|i| {
         i.typist == typist
             && (cleartext_evidence
                 || i.echoes >= 5
                 || !matches!(i.answers, AnswerShape::Acks | AnswerShape::Smaller))
-            && !(responder_serves && i.typist == Dir::Resp)
+            && !(i.typist == Dir::Resp && (responder_serves || (order.client_asked && !cleartext_evidence)))
             && (speaks.is_none() || cleartext_evidence)
     });
-    let answered_like_a_shell = inter
-        .is_some_and(|i| matches!(i.answers, AnswerShape::Output | AnswerShape::Echo) || cleartext_evidence);
+    // One to three exchanges in the order a reverse shell speaks (see `exchanges`), before
+    // turn-taking statistics can say anything: the far end spoke first after quiet, the
+    // host answered at once, and the line went quiet; inside encryption at least one
+    // answer outweighed its line, and the answers are not one repeated size.
+    let reverse_exchanges = (speaks.is_none()
+        && !responder_serves
+        && !order.client_asked
+        && order.first_after_quiet == Some(Dir::Resp)
+        && order.reverse >= 1
+        && (order.outweighed >= 1 || cleartext_evidence || typed_line)
+        && !(order.reverse >= 2 && order.repeated * 2 >= order.reverse))
+        .then_some(order.reverse);
+    let answered_like_a_shell = reverse_exchanges.is_some()
+        || inter.is_some_and(|i| {
+            matches!(i.answers, AnswerShape::Output | AnswerShape::Echo) || cleartext_evidence
+        });
+    // Turn-taking statistics, once they speak, take over from the ladder.
+    if let Some(n) = reverse_exchanges.filter(|_| !inter.is_some_and(|i| i.typist == Dir::Resp)) {
+        points += super::exchange_points(n);
+        reasons.push(Reason::ReverseExchange);
+    }
 
     match inter {
         Some(i) if i.typist == Dir::Resp => {
@@ -189,6 +220,11 @@ pub fn assess_network(ev: &Evidence, ports: Ports, transport: Transport) -> Netw
             points += 15;
             reasons.push(Reason::ReverseCommands);
         }
+        // One typed command from it, after quiet, answered at once, is already strong.
+        if !typist_tells.contains(Tell::ShellCommands) && typed_line && reverse_exchanges.is_some() {
+            points += 40;
+            reasons.push(Reason::ReverseRecon);
+        }
     }
     // A stage is one length-prefixed blob that opens a TCP stream, run by a receiver that
     // then speaks something else. Both sides framing their messages that way is a binary
@@ -203,19 +239,24 @@ pub fn assess_network(ev: &Evidence, ports: Ports, transport: Transport) -> Netw
             reasons.push(Reason::LengthPrefixedStage);
         }
     }
-    if encrypted && inter.is_some() {
+    if encrypted && (inter.is_some() || reverse_exchanges.is_some()) {
         reasons.push(Reason::Encrypted(if ssh { "ssh" } else { "tls" }));
     }
     // The handshake of a TLS session someone on the far side types into: weighed with
     // the remote end's name (`names`).
-    let handshake = match (tls, inter, ev.tls.as_deref()) {
-        (true, Some(i), Some(facts)) if i.typist == Dir::Resp && answered_like_a_shell => Some(Handshake {
-            no_sni: facts.client.as_ref().is_some_and(|c| c.server_name().is_none()),
-            browser_like: facts.client.as_ref().is_some_and(|c| {
+    let far_end_types = inter.is_some_and(|i| i.typist == Dir::Resp) || reverse_exchanges.is_some();
+    let handshake = match (tls, ev.tls.as_deref()) {
+        (true, Some(facts)) if far_end_types && answered_like_a_shell => {
+            let browser_like = facts.client.as_ref().is_some_and(|c| {
                 c.server_name().is_some() && c.alpn.iter().any(|a| a == "h2" || a.starts_with("http/"))
-            }),
-            self_signed: facts.certificate.as_ref().is_some_and(|c| c.self_signed),
-        }),
+            });
+            Some(Handshake {
+                no_sni: facts.client.as_ref().is_some_and(|c| c.server_name().is_none()),
+                browser_like,
+                self_signed: facts.certificate.as_ref().is_some_and(|c| c.self_signed),
+                library: !browser_like && facts.offer.is_some_and(|o| o.library_default()),
+            })
+        }
         _ => None,
     };
 
@@ -276,7 +317,7 @@ pub fn assess_network(ev: &Evidence, ports: Ports, transport: Transport) -> Netw
         shell_side,
         interactivity: inter,
         service_port,
-        someone_typing: inter.is_some_and(|i| i.typist == Dir::Resp) && answered_like_a_shell,
+        someone_typing: far_end_types && answered_like_a_shell,
         corroborated: answered_like_a_shell,
         ssh,
         protocol: known,

@@ -48,6 +48,7 @@ pub enum Reason {
     TlsNoSni,
     TlsBrowserLike,
     TlsSelfSigned,
+    TlsLibraryClient,
     DirectIp,
     NameService(NameService),
     // Where the session sits.
@@ -71,6 +72,9 @@ pub enum Reason {
     SeenBefore(u64),
     FirstSeen(String),
     InternalOnlyHost,
+    // Command injection: a request carrying a callback one-liner, and the callback.
+    InjectionPayload,
+    InjectionCallback,
     // Bookkeeping the report adds.
     DirectionInferred,
     ExclusionExpired(usize),
@@ -111,6 +115,7 @@ impl Reason {
             TlsNoSni => "tls-no-sni",
             TlsBrowserLike => "tls-browser-like",
             TlsSelfSigned => "tls-self-signed",
+            TlsLibraryClient => "tls-library-client",
             DirectIp => "direct-ip",
             NameService(s) => match s.kind {
                 crate::names::services::ServiceKind::DynamicDns => "ddns",
@@ -134,6 +139,8 @@ impl Reason {
             SeenBefore(_) => "seen-before",
             FirstSeen(_) => "first-seen",
             InternalOnlyHost => "internal-only-host",
+            InjectionPayload => "injection-payload",
+            InjectionCallback => "injection-callback",
             DirectionInferred => "direction-inferred",
             ExclusionExpired(_) => "exclusion-expired",
         }
