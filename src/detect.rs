@@ -7,6 +7,7 @@ use crate::baseline::model::History;
 use crate::context::resolve::{Context, Placement};
 use crate::decode::{Transport, TransportSegment};
 use crate::evidence::injection::{Lead, Leads};
+use crate::evidence::inside::InsideFacts;
 use crate::evidence::{Dir, Evidence, PrefixBudget, Segment};
 use crate::flow::key::{Endpoint, FlowKey, Side};
 use crate::flow::table::{infer_initiator, EndReason, FlowTable, Lifecycle, SessionState, Timeouts};
@@ -144,6 +145,8 @@ pub struct Detection {
     pub tls: Option<Box<crate::evidence::TlsFacts>>,
     /// The command injection the session carried or answered.
     pub injection: Option<Injection>,
+    /// What the session's HTTP or SMB exchanges showed (a webshell, remote execution).
+    pub inside: Option<Box<InsideFacts>>,
 }
 
 /// The counters behind a decision, reported in `shellsight.session`.
@@ -449,7 +452,7 @@ impl Detector {
                 self.stats.detections += 1;
                 out.push(Event::Detection(Box::new(d)));
             }
-            s.evidence.release_prefix(&mut self.budget);
+            s.evidence.release(&mut self.budget);
             self.stats.retransmits += s.evidence.dirs.iter().map(|d| d.retransmits as u64).sum::<u64>();
             if let (Some(t), Some(budget)) = (s.timeline.take(), self.timelines.as_mut()) {
                 t.release(budget);
@@ -490,14 +493,21 @@ fn judge(
     now: Timestamp,
 ) -> Option<Detection> {
     let ev = &s.evidence;
-    if !verdict::is_candidate(ev) && s.injection.is_none() {
+    let carried = ev.has_inside_facts();
+    if !verdict::is_candidate(ev) && s.injection.is_none() && !carried {
         return None;
     }
     let ports = Ports { orig: s.orig().port, resp: s.resp().port };
     let transport = s.key.transport;
     let mut findings = verdict::assess_network(ev, ports, transport);
-    if findings.points <= 0 && s.injection.is_none() {
+    let inside = if carried { ev.inside_facts() } else { None };
+    if findings.points <= 0 && s.injection.is_none() && inside.is_none() {
         return None;
+    }
+    // A webshell runs on the web server, an exec pipe's process on the SMB server: the
+    // side that accepted the connection.
+    if inside.is_some() {
+        findings.shell_side = Dir::Resp;
     }
     // The request's target hosts the shell the payload asks for; a callback's opener does.
     match s.injection.as_deref() {
@@ -526,6 +536,7 @@ fn judge(
         process: None,
         history: history.as_ref(),
         injection: s.injection.as_deref(),
+        inside: inside.as_ref(),
     });
     let tier = v.tier?;
     if s.reported.is_some_and(|r| r >= tier) {
@@ -553,6 +564,7 @@ fn judge(
         summary: SessionSummary::of(s),
         tls: s.evidence.tls.clone(),
         injection: s.injection.as_deref().cloned(),
+        inside: inside.map(Box::new),
     })
 }
 

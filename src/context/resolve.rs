@@ -57,6 +57,7 @@ impl Context {
             remote_is_admin: p.is_admin(remote.ip),
             off_hours: p.is_off_hours(at),
             remote_naming: Default::default(),
+            remote_outside_home: !p.is_home(remote.ip),
         };
         let direction = match (p.is_home(initiator.ip), p.is_home(responder.ip)) {
             (true, false) => "outbound",

@@ -192,7 +192,7 @@ fn excerpt(text: &str, c: SocketAddr) -> String {
 }
 
 /// `%XX` and `+` decoded (twice: payloads are often encoded again by the form).
-fn url_decode(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn url_decode(raw: &[u8]) -> Vec<u8> {
     fn once(b: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(b.len());
         let mut i = 0;
@@ -229,7 +229,7 @@ fn base64_blobs(text: &str) -> impl Iterator<Item = &str> {
 
 /// Undoes the usual obfuscations: `$IFS`/`${IFS}` for spaces, quotes and backslashes
 /// inside words (`w'h'o'am'i`, `b\ash`).
-fn normalise(text: &str) -> String {
+pub(crate) fn normalise(text: &str) -> String {
     let spaced = text.replace("${IFS}", " ").replace("$IFS$9", " ").replace("$IFS", " ");
     spaced.chars().filter(|c| !matches!(c, '\'' | '"' | '\\' | '`')).collect()
 }

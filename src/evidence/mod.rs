@@ -4,6 +4,7 @@
 
 pub mod exchanges;
 pub mod injection;
+pub mod inside;
 pub mod tells;
 pub mod tls;
 pub mod turns;
@@ -115,11 +116,18 @@ pub struct PrefixBudget {
     live: usize,
     max: usize,
     pub refused: u64,
+    /// What the HTTP and SMB parsers may hold (as much again as the prefixes).
+    pub inside: inside::Budget,
 }
 
 impl PrefixBudget {
     pub fn new(max_bytes: usize) -> Self {
-        Self { live: 0, max: max_bytes / (2 * PREFIX_BYTES), refused: 0 }
+        Self {
+            live: 0,
+            max: max_bytes / (2 * PREFIX_BYTES),
+            refused: 0,
+            inside: inside::Budget::new(max_bytes),
+        }
     }
 }
 
@@ -132,7 +140,7 @@ enum PrefixState {
 }
 
 /// Typed lines seen in one direction.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Lines {
     pub recon: u16,
     pub commands: u16,
@@ -183,6 +191,8 @@ pub struct Evidence {
     tail: [Tail; 2],
     prefix: Option<Box<Prefix>>,
     prefix_state: PrefixState,
+    /// The HTTP or SMB parser and what it found, for sessions of those protocols only.
+    inside: Option<Box<inside::Inside>>,
 }
 
 impl Evidence {
@@ -203,6 +213,13 @@ impl Evidence {
         }
         let len = seg.payload_len;
         if len == 0 {
+            // A bare FIN still ends a body framed by the connection's close.
+            if seg.flags.fin() && !seg.datagram {
+                if let Some(i) = self.inside.as_deref_mut() {
+                    let seq = seg.seq;
+                    return i.feed(seg.dir, seq, &[], 0, true, seg.ts, &mut budget.inside) | settled;
+                }
+            }
             return settled;
         }
         // Datagrams are numbered by the bytes before them, so reassembly sees them in order.
@@ -222,6 +239,7 @@ impl Evidence {
 
         let mut changed = false;
         if self.identity.wants(d) && !seg.payload.is_empty() {
+            let was = self.protocol[d];
             let (new, alone) = self.identity.observe(seg.place, d, seg.payload, len);
             changed |= new;
             match alone {
@@ -238,6 +256,9 @@ impl Evidence {
             if d == 0 && self.protocol[0] == Protocol::Tls {
                 self.turns.client_handshakes();
             }
+            if self.protocol[d] != was && !seg.datagram {
+                self.start_inside(seg);
+            }
         }
         changed |= settled;
         if self.turns.segment(seg.dir, seg.ts, len) == TurnEvent::Switched {
@@ -253,7 +274,46 @@ impl Evidence {
         }
         self.remember_tail(d, seg);
         changed |= self.reassemble(seg, seq, budget);
+        if let Some(i) = self.inside.as_deref_mut() {
+            changed |= i.feed(seg.dir, seq, seg.payload, len, seg.flags.fin(), seg.ts, &mut budget.inside);
+            if i.finished() && i.facts.is_none() {
+                i.stop(&mut budget.inside);
+                self.inside = None;
+            }
+        }
         changed
+    }
+
+    /// Gives an HTTP or SMB session its parser when the direction that just spoke was
+    /// identified as one, and the other had not been already (the probes run on the
+    /// first payloads only, so this does too, once per session).
+    fn start_inside(&mut self, seg: &Segment<'_>) {
+        let d = seg.dir.idx();
+        let kind = |p: Protocol| match p {
+            Protocol::Http => Some(inside::Kind::Http),
+            Protocol::Smb => Some(inside::Kind::Smb),
+            // SMB over the NetBIOS session service starts with a session request.
+            Protocol::Netbios if seg.place.server_port == 139 => Some(inside::Kind::Smb),
+            _ => None,
+        };
+        let Some(k) = kind(self.protocol[d]) else { return };
+        if kind(self.protocol[1 - d]) == Some(k) {
+            return;
+        }
+        // A direction that spoke before cannot be read from a message boundary.
+        let spoke = |x: usize| self.dirs[x].payload_packets > u32::from(x == d);
+        self.inside = Some(Box::new(inside::Inside::new(k, [spoke(0), spoke(1)])));
+    }
+
+    /// What the HTTP or SMB parser found.
+    pub fn inside_facts(&self) -> Option<inside::InsideFacts> {
+        let facts = self.inside.as_deref()?.facts.clone()?;
+        facts.notable().then_some(facts)
+    }
+
+    /// The HTTP or SMB parser found something worth judging.
+    pub fn has_inside_facts(&self) -> bool {
+        self.inside.as_deref().is_some_and(|i| i.facts.is_some())
     }
 
     fn remember_tail(&mut self, d: usize, seg: &Segment<'_>) {
@@ -399,6 +459,14 @@ impl Evidence {
         }
         if p.closed[0] && p.closed[1] {
             self.release_prefix(budget);
+        }
+    }
+
+    /// Frees everything the session holds in the shard's budgets (at its end).
+    pub fn release(&mut self, budget: &mut PrefixBudget) {
+        self.release_prefix(budget);
+        if let Some(i) = self.inside.as_deref_mut() {
+            i.stop(&mut budget.inside);
         }
     }
 

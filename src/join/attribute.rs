@@ -576,6 +576,7 @@ mod tests {
                 process: Some(&a.facts),
                 history: None,
                 injection: None,
+                inside: None,
             });
             (v.tier, crate::verdict::reason::strings(&v.reasons))
         };

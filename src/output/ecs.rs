@@ -3,6 +3,9 @@
 
 use crate::decode::Transport;
 use crate::detect::{FlowRecord, SessionSummary};
+use crate::evidence::inside::smb::{Outcome, SmbFacts};
+use crate::evidence::inside::webshell::WebFacts;
+use crate::evidence::inside::InsideFacts;
 use crate::evidence::{tls, Dir, TlsFacts};
 use crate::flow::community_id::community_id_v1;
 use crate::flow::key::Endpoint;
@@ -58,6 +61,15 @@ pub fn alert(a: &Alert) -> Value {
     if let Some(i) = &d.injection {
         s.insert("injection".into(), injection(i));
     }
+    match d.inside.as_deref() {
+        Some(InsideFacts::Web(w)) => {
+            s.insert("webshell".into(), webshell(w));
+        }
+        Some(InsideFacts::Smb(smb)) => {
+            s.insert("smb".into(), smb_exec(smb));
+        }
+        None => {}
+    }
     if let Some(ex) = &a.excluded {
         s.insert("excluded".into(), json!({ "reason": ex.reason, "owner": ex.owner, "index": ex.index }));
     }
@@ -99,6 +111,19 @@ pub fn alert(a: &Alert) -> Value {
             record["url"] = json!({ "original": url });
         }
     }
+    if let Some(web) = d.inside.as_deref().and_then(InsideFacts::web) {
+        if let Some(e) = web.headline() {
+            let mut url = json!({ "original": e.uri, "path": e.path });
+            if let Some(q) = &e.query {
+                url["query"] = json!(q);
+            }
+            record["url"] = url;
+            record["http"] = json!({
+                "request": { "method": e.method },
+                "response": { "status_code": e.status },
+            });
+        }
+    }
     if let Some(extra) = &a.enrichment {
         if let (Some(r), Some(e)) = (record.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
@@ -107,6 +132,81 @@ pub fn alert(a: &Alert) -> Value {
         }
     }
     record
+}
+
+/// `shellsight.webshell`: the parameter that carried the commands, the first commands as
+/// decoded, how they were wrapped, the output that came back, and the family when its
+/// markers were on both sides.
+fn webshell(w: &WebFacts) -> Value {
+    let mut out = json!({
+        "commands": w.commands(),
+        "exchanges": w.paired.max(w.family_exchanges),
+    });
+    if let Some(e) = w.headline() {
+        if let Some(c) = &e.command {
+            out["parameter"] = json!(c.parameter);
+            out["parameter_in"] = json!(c.place);
+            out["encoding"] = json!(c.encoding.as_str());
+        }
+        if let Some(k) = e.output {
+            out["output"] = json!(k.as_str());
+        }
+    }
+    if let Some(f) = w.family() {
+        out["family"] = json!(f);
+    }
+    out
+}
+
+/// `shellsight.smb`: pipes, services and tasks, the executable pushed, the commands typed
+/// or run, and whether the session was encrypted (then only its shape was judged).
+fn smb_exec(smb: &SmbFacts) -> Value {
+    let services: Vec<Value> = smb
+        .services
+        .iter()
+        .map(|s| {
+            let outcome = match s.outcome {
+                Outcome::Requested => "requested",
+                Outcome::Succeeded => "succeeded",
+                Outcome::Failed => "failed",
+            };
+            let mut v = json!({ "name": s.name, "outcome": outcome });
+            if let Some(p) = &s.binary_path {
+                v["binary_path"] = json!(p);
+            }
+            if s.changed {
+                v["changed_existing"] = json!(true);
+            }
+            v
+        })
+        .collect();
+    let mut out = json!({
+        "pipes": smb.pipes,
+        "exec_pipes": smb.exec_pipes,
+        "services": services,
+        "commands": smb.commands,
+        "encrypted": smb.encrypted,
+    });
+    if let Some(d) = smb.dialect {
+        // 0x0210 is 2.1, 0x0311 is 3.1.1 (MS-SMB2 2.2.4).
+        let (major, minor, patch) = (d >> 8, (d >> 4) & 0xf, d & 0xf);
+        let name = if patch == 0 { format!("{major}.{minor}") } else { format!("{major}.{minor}.{patch}") };
+        out["dialect"] = json!(name);
+    }
+    if let Some(f) = &smb.executable_upload {
+        out["executable_upload"] = json!(f);
+    }
+    if !smb.tasks.is_empty() {
+        let tasks: Vec<Value> = smb.tasks.iter().map(|(p, c)| json!({ "path": p, "command": c })).collect();
+        out["tasks"] = json!(tasks);
+    }
+    if smb.encrypted {
+        out["encrypted_messages"] =
+            json!({ "client": smb.encrypted_messages[0], "server": smb.encrypted_messages[1] });
+        out["typed_lines_inside_encryption"] = json!(smb.encrypted_typed);
+        out["note"] = json!("SMB 3 encryption hides pipes and data: judged by the session's shape (upload size, turn-taking) only");
+    }
+    out
 }
 
 /// `shellsight.injection`: the request that carried a callback payload, and the end it
@@ -190,6 +290,10 @@ pub fn rule_name(reasons: &[Reason], shell_side: Dir) -> &'static str {
         "Command injection carrying a reverse shell"
     } else if has("injection-callback") {
         "Reverse shell called back by a command injection"
+    } else if has("webshell-output") || has("webshell-family") {
+        "Webshell"
+    } else if reasons.iter().any(|r| r.kind().starts_with("smb-")) {
+        "Remote execution over SMB"
     } else if has("exposed-service-parent") {
         "Shell spawned by an exposed service"
     } else if has("staged-executable") || has("length-prefixed-stage") {

@@ -21,6 +21,8 @@ pub struct ContextFacts {
     /// How this host named the remote end it called (left unknown for sessions it did not
     /// open, or whose start was not seen).
     pub remote_naming: RemoteNaming,
+    /// The remote end is outside the home networks.
+    pub remote_outside_home: bool,
 }
 
 /// How the shell host named the remote end of a session it opened.

@@ -18,6 +18,8 @@ pub mod names;
 pub mod network;
 pub mod process;
 pub mod reason;
+pub mod remote_exec;
+pub mod webshell;
 
 pub use context::{ContextFacts, RemoteNaming};
 pub use history::{HistoryFacts, DORMANT_DAYS};
@@ -26,6 +28,7 @@ pub use network::{assess_network, is_candidate, NetworkFindings, Ports};
 pub use process::ProcessFacts;
 pub use reason::Reason;
 
+use crate::evidence::inside::InsideFacts;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -108,6 +111,8 @@ pub struct Facts<'a> {
     pub history: Option<&'a HistoryFacts>,
     /// The session carried a command injection, or answered one.
     pub injection: Option<&'a Injection>,
+    /// What the session's HTTP or SMB exchanges showed.
+    pub inside: Option<&'a InsideFacts>,
 }
 
 /// Points and reasons as each kind of evidence adds them, and the tier a rule demands.
@@ -142,6 +147,11 @@ pub fn decide(f: &Facts<'_>) -> Verdict {
     }
     if let Some(i) = f.injection {
         injection::weigh(i, &mut w);
+    }
+    match f.inside {
+        Some(InsideFacts::Web(web)) => webshell::weigh(web, f.context, &mut w),
+        Some(InsideFacts::Smb(smb)) => remote_exec::weigh(smb, f.context, &mut w),
+        None => {}
     }
     // Ordinary network evidence stays below medium unless the process behind it is a
     // shell wired to the socket or under an exposed service.

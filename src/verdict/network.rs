@@ -88,7 +88,7 @@ pub fn is_candidate(ev: &Evidence) -> bool {
         || ev.turns.interactivity().is_some()
 }
 
-const SHELL_MARKS: [(Tell, i32, Reason); 8] = [
+pub(super) const SHELL_MARKS: [(Tell, i32, Reason); 8] = [
     (Tell::NoJobControl, 35, Reason::NoJobControl),
     (Tell::NoTty, 30, Reason::NoTty),
     (Tell::UidOutput, 25, Reason::UidOutput),
@@ -99,7 +99,7 @@ const SHELL_MARKS: [(Tell, i32, Reason); 8] = [
     (Tell::ShellPrompt, 20, Reason::ShellPrompt),
 ];
 
-const TYPIST_MARKS: [(Tell, i32, Reason); 4] = [
+pub(super) const TYPIST_MARKS: [(Tell, i32, Reason); 4] = [
     (Tell::ShellCommands, 15, Reason::ShellCommands),
     (Tell::ReconCommands, 10, Reason::ReconCommands),
     (Tell::PtyUpgrade, 25, Reason::PtyUpgrade),

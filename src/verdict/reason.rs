@@ -75,6 +75,26 @@ pub enum Reason {
     // Command injection: a request carrying a callback one-liner, and the callback.
     InjectionPayload,
     InjectionCallback,
+    // Webshells: a request's command and its output in that request's answer.
+    WebshellOutput(&'static str),
+    WebshellCommands(u16),
+    WebshellFamily(&'static str),
+    // Remote execution over SMB: services, tasks, executables, exec pipes.
+    SmbServiceCreated(String),
+    SmbServiceRequested(String),
+    SmbServiceCreateFailed(String),
+    SmbServiceChanged,
+    SmbServiceStarted,
+    SmbServiceCommand,
+    SmbTaskRegistered,
+    SmbExecutableUpload,
+    SmbExecPipe(String),
+    SmbPipeCommands,
+    SmbPipeInteractive,
+    SmbEncryptedInteractive,
+    SmbEncryptedUpload,
+    /// The client driving a webshell or an exec pipe is outside the home networks.
+    FromOutsideHome,
     // Bookkeeping the report adds.
     DirectionInferred,
     ExclusionExpired(usize),
@@ -141,6 +161,23 @@ impl Reason {
             InternalOnlyHost => "internal-only-host",
             InjectionPayload => "injection-payload",
             InjectionCallback => "injection-callback",
+            WebshellOutput(_) => "webshell-output",
+            WebshellCommands(_) => "webshell-commands",
+            WebshellFamily(_) => "webshell-family",
+            SmbServiceCreated(_) => "smb-service-created",
+            SmbServiceRequested(_) => "smb-service-requested",
+            SmbServiceCreateFailed(_) => "smb-service-create-failed",
+            SmbServiceChanged => "smb-service-changed",
+            SmbServiceStarted => "smb-service-started",
+            SmbServiceCommand => "smb-service-command",
+            SmbTaskRegistered => "smb-task-registered",
+            SmbExecutableUpload => "smb-executable-upload",
+            SmbExecPipe(_) => "smb-exec-pipe",
+            SmbPipeCommands => "smb-pipe-commands",
+            SmbPipeInteractive => "smb-pipe-interactive",
+            SmbEncryptedInteractive => "smb-encrypted-interactive",
+            SmbEncryptedUpload => "smb-encrypted-upload",
+            FromOutsideHome => "from-outside-home",
             DirectionInferred => "direction-inferred",
             ExclusionExpired(_) => "exclusion-expired",
         }
@@ -161,6 +198,14 @@ impl fmt::Display for Reason {
                 write!(f, "{kind}:{name}")
             }
             PeerDormant(days) => write!(f, "{kind}:{days}d"),
+            WebshellOutput(what) | WebshellFamily(what) => write!(f, "{kind}:{what}"),
+            WebshellCommands(n) => write!(f, "{kind}:{n}"),
+            SmbServiceCreated(name)
+            | SmbServiceRequested(name)
+            | SmbServiceCreateFailed(name)
+            | SmbExecPipe(name) => {
+                write!(f, "{kind}:{name}")
+            }
             SeenBefore(n) => write!(f, "{kind}:{n}-sessions"),
             ExclusionExpired(index) => write!(f, "{kind}:{index}"),
             _ => f.write_str(kind),
