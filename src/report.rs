@@ -275,6 +275,7 @@ impl Reporter {
                 process: Some(&a.facts),
                 history: d.history.as_ref(),
                 injection: d.injection.as_ref(),
+                series: d.series.as_deref(),
             }),
             None => d.verdict.clone(),
         };

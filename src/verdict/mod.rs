@@ -18,6 +18,7 @@ pub mod names;
 pub mod network;
 pub mod process;
 pub mod reason;
+pub mod series;
 
 pub use context::{ContextFacts, RemoteNaming};
 pub use history::{HistoryFacts, DORMANT_DAYS};
@@ -108,6 +109,8 @@ pub struct Facts<'a> {
     pub history: Option<&'a HistoryFacts>,
     /// The session carried a command injection, or answered one.
     pub injection: Option<&'a Injection>,
+    /// A series of check-ins (a poller) between the host and the remote end.
+    pub series: Option<&'a crate::series::SeriesFacts>,
 }
 
 /// Points and reasons as each kind of evidence adds them, and the tier a rule demands.
@@ -116,6 +119,8 @@ pub(crate) struct Weight {
     points: i32,
     reasons: Vec<Reason>,
     floor: Option<Tier>,
+    /// The evidence is of a kind that stays below medium on its own.
+    capped: bool,
 }
 
 impl Weight {
@@ -126,16 +131,22 @@ impl Weight {
     pub(crate) fn floor(&mut self, tier: Tier) {
         self.floor = self.floor.max(Some(tier));
     }
+    pub(crate) fn cap_low(&mut self) {
+        self.capped = true;
+    }
 }
 
 /// Weighs every fact and decides the tier.
 pub fn decide(f: &Facts<'_>) -> Verdict {
     let net = f.network;
-    let mut w = Weight { points: net.points, reasons: net.reasons.clone(), floor: None };
+    let mut w = Weight { points: net.points, reasons: net.reasons.clone(), floor: None, capped: false };
     context::weigh(net, f.context, &mut w);
     names::weigh(net, f.context, &mut w);
+    if let Some(s) = f.series {
+        series::weigh(s, f.context, f.history, &mut w);
+    }
     if let Some(p) = f.process {
-        process::weigh(net, f.context, p, &mut w);
+        process::weigh(net, f.context, p, f.series.is_some(), &mut w);
     }
     if let Some(h) = f.history {
         history::weigh(h, &mut w);
@@ -145,7 +156,7 @@ pub fn decide(f: &Facts<'_>) -> Verdict {
     }
     // Ordinary network evidence stays below medium unless the process behind it is a
     // shell wired to the socket or under an exposed service.
-    let ordinary = net.service_port.is_some() || net.needs_more;
+    let ordinary = net.service_port.is_some() || net.needs_more || w.capped;
     if ordinary && w.floor != Some(Tier::High) {
         w.points = w.points.min(ORDINARY_CAP);
     }

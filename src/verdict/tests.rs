@@ -12,7 +12,7 @@ fn judge(
     p: Option<&ProcessFacts>,
     h: Option<&HistoryFacts>,
 ) -> Verdict {
-    decide(&Facts { network: n, context: ctx, process: p, history: h, injection: None })
+    decide(&Facts { network: n, context: ctx, process: p, history: h, injection: None, series: None })
 }
 
 fn with(n: &NetworkFindings, ctx: &ContextFacts, p: Option<&ProcessFacts>) -> Verdict {
