@@ -124,7 +124,7 @@ fn bench_evidence(c: &mut Criterion) {
             let mut budget = PrefixBudget::new(1 << 20);
             let mut judged = 0u32;
             for s in &session {
-                judged += ev.observe(black_box(s), &mut budget) as u32;
+                judged += ev.observe(black_box(s), &mut budget).judge as u32;
             }
             ev.release_prefix(&mut budget);
             (judged, ev.dirs[0].bytes)

@@ -10,9 +10,11 @@ use crate::evidence::injection::{Lead, Leads};
 use crate::evidence::inside::InsideFacts;
 use crate::evidence::{Dir, Evidence, PrefixBudget, Segment};
 use crate::flow::key::{Endpoint, FlowKey, Side};
+pub use crate::flow::record::{FlowRecord, SessionSummary};
 use crate::flow::table::{infer_initiator, EndReason, FlowTable, Lifecycle, SessionState, Timeouts};
 use crate::names::{services, DnsAnswer, NameCache};
 use crate::report_html::timeline::{SessionTimeline, Timeline, TimelineBudget};
+use crate::series::{Checkin, TlsHints};
 use crate::time::Timestamp;
 use crate::verdict::{
     self, Facts, HistoryFacts, Injection, NetworkFindings, Ports, Reason, RemoteNaming, Tier, Verdict,
@@ -147,24 +149,8 @@ pub struct Detection {
     pub injection: Option<Injection>,
     /// What the session's HTTP or SMB exchanges showed (a webshell, remote execution).
     pub inside: Option<Box<InsideFacts>>,
-}
-
-/// The counters behind a decision, reported in `shellsight.session`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SessionSummary {
-    pub duration_s: f64,
-    pub orig: crate::evidence::DirStats,
-    pub resp: crate::evidence::DirStats,
-    pub orig_turns: crate::evidence::turns::TurnStats,
-    pub resp_turns: crate::evidence::turns::TurnStats,
-    /// What the session speaks (ECS `network.protocol`), when a protocol was identified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<&'static str>,
-    pub protocol_orig: &'static str,
-    pub protocol_resp: &'static str,
-    pub typed_lines_orig: crate::evidence::Lines,
-    pub typed_lines_resp: crate::evidence::Lines,
-    pub prompts: [u16; 2],
+    /// For a series of check-ins (a poller), what the series shows.
+    pub series: Option<Box<crate::series::SeriesFacts>>,
 }
 
 impl SessionSummary {
@@ -186,28 +172,13 @@ impl SessionSummary {
     }
 }
 
-/// A finished session, for `--flows`.
-#[derive(Debug, Clone)]
-pub struct FlowRecord {
-    pub session_id: String,
-    pub transport: Transport,
-    pub start: Timestamp,
-    pub end: Timestamp,
-    pub source: Endpoint,
-    pub destination: Endpoint,
-    pub direction_inferred: bool,
-    pub end_reason: EndReason,
-    pub reported: Option<Tier>,
-    /// A person typed into it (for the host history's interactive-session count).
-    pub interactive: bool,
-    pub summary: SessionSummary,
-}
-
 /// What the detector hands downstream.
 #[derive(Debug, Clone)]
 pub enum Event {
     Detection(Box<Detection>),
     Flow(Box<FlowRecord>),
+    /// A burst of a session (a poller's check-in), for the series (`crate::series`).
+    Checkin(Box<Checkin>),
     /// The packet timeline of a finished session that was reported (`--report` only).
     Timeline(Box<SessionTimeline>),
 }
@@ -218,6 +189,7 @@ impl Event {
         match self {
             Event::Detection(d) => d.decided_at,
             Event::Flow(f) => f.end,
+            Event::Checkin(c) => c.at,
             Event::Timeline(t) => t.end,
         }
     }
@@ -402,7 +374,11 @@ impl Detector {
             payload: seg.payload,
         };
         let new_payload = session.evidence.dirs[dir.idx()].payload_packets;
-        let judge_again = session.evidence.observe(&ev_seg, &mut self.budget);
+        let observed = session.evidence.observe(&ev_seg, &mut self.budget);
+        let judge_again = observed.judge;
+        if let Some(burst) = observed.burst {
+            out.push(Event::Checkin(Box::new(checkin(session, burst, &self.names, seg.ts))));
+        }
         if let Some(budget) = self.timelines.as_mut() {
             if session.evidence.dirs[dir.idx()].payload_packets != new_payload {
                 let t = session.timeline.get_or_insert_with(Box::default);
@@ -451,6 +427,11 @@ impl Detector {
             if let Some(d) = judge(&mut s, &self.context, &self.names, self.history.as_deref(), last) {
                 self.stats.detections += 1;
                 out.push(Event::Detection(Box::new(d)));
+            }
+            if let Some(burst) = s.evidence.turns.open_burst() {
+                let mut c = checkin(&s, burst, &self.names, last);
+                c.closing = burst.start - s.first_ts >= crate::evidence::exchanges::QUIET;
+                out.push(Event::Checkin(Box::new(c)));
             }
             s.evidence.release(&mut self.budget);
             self.stats.retransmits += s.evidence.dirs.iter().map(|d| d.retransmits as u64).sum::<u64>();
@@ -529,7 +510,14 @@ fn judge(
     });
     let mut placement = ctx.place(s.orig(), s.resp(), shell, remote, remote_speaks, now);
     name_remote(s, &findings, ctx, names, &mut placement);
-    let history = history.and_then(|h| crate::baseline::facts_for(h, ctx, s, &findings, &placement, now));
+    let peering = crate::baseline::Peering {
+        orig: s.orig(),
+        resp: s.resp(),
+        shell,
+        interactive: findings.interactivity.is_some(),
+        start: s.first_ts,
+    };
+    let history = history.and_then(|h| crate::baseline::facts_for(h, ctx, peering, &placement, now));
     let mut v = verdict::decide(&Facts {
         network: &findings,
         context: &placement.facts,
@@ -537,6 +525,7 @@ fn judge(
         history: history.as_ref(),
         injection: s.injection.as_deref(),
         inside: inside.as_ref(),
+        series: None,
     });
     let tier = v.tier?;
     if s.reported.is_some_and(|r| r >= tier) {
@@ -565,7 +554,38 @@ fn judge(
         tls: s.evidence.tls.clone(),
         injection: s.injection.as_deref().cloned(),
         inside: inside.map(Box::new),
+        series: None,
     })
+}
+
+/// A session's burst as a check-in of its series: the initiator polls the responder.
+fn checkin(s: &Session, burst: crate::evidence::turns::Burst, names: &NameCache, at: Timestamp) -> Checkin {
+    let (client, server) = (s.orig(), s.resp());
+    let tls = s.evidence.tls.as_deref();
+    let sni = tls.and_then(|t| t.client.as_ref()).and_then(|c| c.server_name());
+    let name = sni.map(Arc::from).or_else(|| names.lookup(client.ip, server.ip, s.first_ts));
+    let hints = tls.map_or(TlsHints::default(), |t| TlsHints {
+        seen: t.client.is_some() || t.offer.is_some(),
+        no_sni: t.client.as_ref().is_some_and(|c| c.server_name().is_none()),
+        self_signed: t.certificate.as_ref().is_some_and(|c| c.self_signed),
+        library: t.offer.is_some_and(|o| o.library_default()),
+    });
+    Checkin {
+        at,
+        session_id: s.session_id(),
+        transport: s.key.transport,
+        client,
+        server,
+        start: burst.start,
+        request: burst.bytes[0],
+        response: burst.bytes[1],
+        held: burst.first == Dir::Resp,
+        closing: false,
+        name,
+        tls: hints,
+        protocol: s.evidence.identity.session(s.place()).map(|(p, _)| p),
+        session_reported: s.reported,
+    }
 }
 
 /// How the shell host named the remote end it called: the SNI it sent, else the name a

@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod protocols;
 pub mod report;
 pub mod report_html;
+pub mod series;
 pub mod sources;
 pub mod time;
 pub mod transport;

@@ -276,6 +276,7 @@ impl Reporter {
                 history: d.history.as_ref(),
                 injection: d.injection.as_ref(),
                 inside: d.inside.as_deref(),
+                series: d.series.as_deref(),
             }),
             None => d.verdict.clone(),
         };

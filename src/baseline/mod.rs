@@ -16,11 +16,11 @@ pub mod store;
 
 use crate::context::asn::is_global;
 use crate::context::resolve::{Context, Placement};
-use crate::detect::{FlowRecord, Session};
 use crate::error::Result;
 use crate::flow::key::Endpoint;
+use crate::flow::record::FlowRecord;
 use crate::time::{Span, Timestamp};
-use crate::verdict::{HistoryFacts, NetworkFindings, Tier};
+use crate::verdict::{HistoryFacts, Tier};
 use classes::{Direction, RemoteNet};
 use model::{History, Limits, Observation, Pruned, Query};
 use std::collections::BTreeSet;
@@ -208,23 +208,30 @@ fn observations(ctx: &Context, f: &FlowRecord, normal: bool) -> Vec<Observation>
     out
 }
 
+/// The peers of a session (or series) being judged, as the history needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct Peering {
+    pub orig: Endpoint,
+    pub resp: Endpoint,
+    /// The end that hosts the shell.
+    pub shell: Endpoint,
+    pub interactive: bool,
+    pub start: Timestamp,
+}
+
 /// The facts for a session being judged: its shell side's history if that end is
 /// internal, else the other end's; none when neither end is internal.
 pub fn facts_for(
     history: &History,
     ctx: &Context,
-    session: &Session,
-    findings: &NetworkFindings,
+    peering: Peering,
     placement: &Placement,
     now: Timestamp,
 ) -> Option<HistoryFacts> {
     if history.is_empty() {
         return None;
     }
-    let (orig, resp) = (session.orig(), session.resp());
-    let shell = session.endpoint(findings.shell_side);
-    let interactive = findings.interactivity.is_some();
-    let start = session.first_ts;
+    let Peering { orig, resp, shell, interactive, start } = peering;
     let other = if shell == orig { resp } else { orig };
     let (host, remote) = if is_internal(ctx, shell.ip) {
         (shell, other)

@@ -14,7 +14,7 @@ use crate::protocols::{self, Identification, Protocol};
 use crate::time::Timestamp;
 use serde::Serialize;
 use tells::{LineKind, StageHeader, Tell, TellSet};
-use turns::{TurnEvent, Turns};
+use turns::{Burst, TurnEvent, Turns};
 
 /// Direction relative to who opened the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -195,11 +195,20 @@ pub struct Evidence {
     inside: Option<Box<inside::Inside>>,
 }
 
+/// What one segment did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// The session is worth judging again (a turn ended, a tell appeared).
+    pub judge: bool,
+    /// A burst of activity that this segment ended by starting another after quiet.
+    pub burst: Option<Burst>,
+}
+
 impl Evidence {
-    /// Feeds one segment. Returns true when the session is worth judging again (a turn
-    /// ended or a new tell appeared); the caller keeps the per-packet path cheap by
-    /// judging only then.
-    pub fn observe(&mut self, seg: &Segment<'_>, budget: &mut PrefixBudget) -> bool {
+    /// Feeds one segment. Says when the session is worth judging again (a turn ended or a
+    /// new tell appeared); the caller keeps the per-packet path cheap by judging only then.
+    pub fn observe(&mut self, seg: &Segment<'_>, budget: &mut PrefixBudget) -> Observed {
+        let judge = |judge| Observed { judge, burst: None };
         let d = seg.dir.idx();
         self.turns.note_packet(seg.ts);
         // An answer to a typed line followed by quiet settles at any later packet.
@@ -209,7 +218,7 @@ impl Evidence {
         if seg.flags.syn() {
             stats.seq_end = seg.seq.wrapping_add(1);
             stats.seq_known = true;
-            return settled;
+            return judge(settled);
         }
         let len = seg.payload_len;
         if len == 0 {
@@ -217,10 +226,10 @@ impl Evidence {
             if seg.flags.fin() && !seg.datagram {
                 if let Some(i) = self.inside.as_deref_mut() {
                     let seq = seg.seq;
-                    return i.feed(seg.dir, seq, &[], 0, true, seg.ts, &mut budget.inside) | settled;
+                    return judge(i.feed(seg.dir, seq, &[], 0, true, seg.ts, &mut budget.inside) | settled);
                 }
             }
-            return settled;
+            return judge(settled);
         }
         // Datagrams are numbered by the bytes before them, so reassembly sees them in order.
         let seq = if seg.datagram { stats.seq_end } else { seg.seq };
@@ -228,7 +237,7 @@ impl Evidence {
         if !seg.datagram && stats.seq_known && (stats.seq_end.wrapping_sub(seg_end) as i32) >= 0 {
             // Everything in it was seen before: a retransmission, not new behaviour.
             stats.retransmits += 1;
-            return settled;
+            return judge(settled);
         }
         stats.seq_end = seg_end;
         stats.seq_known = true;
@@ -261,7 +270,8 @@ impl Evidence {
             }
         }
         changed |= settled;
-        if self.turns.segment(seg.dir, seg.ts, len) == TurnEvent::Switched {
+        let (turn, burst) = self.turns.segment(seg.dir, seg.ts, len);
+        if turn == TurnEvent::Switched {
             let ended = seg.dir.other().idx();
             let tail = &self.tail[ended];
             if tail.len > 0 && tells::ends_with_prompt(&tail.bytes[..tail.len as usize]) {
@@ -281,7 +291,7 @@ impl Evidence {
                 self.inside = None;
             }
         }
-        changed
+        Observed { judge: changed, burst }
     }
 
     /// Gives an HTTP or SMB session its parser when the direction that just spoke was
@@ -526,7 +536,7 @@ mod tests {
         e.observe(&seg(0, Dir::Orig, 100, b"bash: no job con"), &mut b);
         assert!(!e.tells[0].contains(Tell::NoJobControl));
         let changed = e.observe(&seg(1, Dir::Orig, 116, b"trol in this shell\n"), &mut b);
-        assert!(changed);
+        assert!(changed.judge);
         assert!(e.tells[0].contains(Tell::NoJobControl));
     }
 

@@ -53,8 +53,6 @@ pub struct TurnStats {
     pub fast_gap: u32,
     /// One-segment keystroke turns echoed back with the same size within `ECHO_WINDOW`.
     pub echoes: u32,
-    /// Turns started after an OFF period.
-    pub after_idle: u32,
     /// What came back to this side's small turns (see `Answers`).
     pub answers: Answers,
     #[serde(skip)]
@@ -207,6 +205,22 @@ pub struct Turns {
     count: [u32; 2],
     /// The order of speech around quiet periods.
     pub exchanges: Exchanges,
+    /// The burst under way: when it began and the bytes of each side in it.
+    burst_start: Timestamp,
+    burst_bytes: [u32; 2],
+    burst_first: Option<Dir>,
+}
+
+/// Activity between quiet periods: a check-in of a poller (its request and the answer),
+/// one exchange of a keep-alive connection, a long-poll's held answer and the next ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Burst {
+    pub start: Timestamp,
+    /// Payload bytes of the initiator and of the responder in it.
+    pub bytes: [u32; 2],
+    /// Who spoke first in it: the responder, when it answers a request it held (a
+    /// long-poll) or pushes.
+    pub first: Dir,
 }
 
 /// What a segment did to the turn structure.
@@ -232,8 +246,33 @@ impl Turns {
         self.tls = true;
     }
 
-    /// Feeds one payload segment of `len` bytes (true length) from `dir` at `ts`.
-    pub fn segment(&mut self, dir: Dir, ts: Timestamp, len: u32) -> TurnEvent {
+    /// Feeds one payload segment of `len` bytes (true length) from `dir` at `ts`. Returns
+    /// the burst that this segment ended, when it began a new one after quiet.
+    pub fn segment(&mut self, dir: Dir, ts: Timestamp, len: u32) -> (TurnEvent, Option<Burst>) {
+        let ended = self.burst(dir, ts, len);
+        (self.turn(dir, ts, len), ended)
+    }
+
+    /// The burst under way, ended (a session that closed mid-burst hands it over so).
+    pub fn open_burst(&self) -> Option<Burst> {
+        let first = self.burst_first?;
+        Some(Burst { start: self.burst_start, bytes: self.burst_bytes, first })
+    }
+
+    fn burst(&mut self, dir: Dir, ts: Timestamp, len: u32) -> Option<Burst> {
+        let quiet = self.current.is_none() || ts - self.last_ts >= QUIET;
+        let ended = if quiet { self.open_burst() } else { None };
+        if quiet {
+            self.burst_start = ts;
+            self.burst_bytes = [0, 0];
+            self.burst_first = Some(dir);
+        }
+        let b = &mut self.burst_bytes[dir.idx()];
+        *b = b.saturating_add(len);
+        ended
+    }
+
+    fn turn(&mut self, dir: Dir, ts: Timestamp, len: u32) -> TurnEvent {
         let handshake = if self.tls && !self.mid_stream { HANDSHAKE_TURNS } else { 0 };
         let event = match self.current {
             Some(cur) if cur == dir && ts - self.last_ts < TURN_SPLIT_GAP => TurnEvent::Continued,
@@ -344,9 +383,6 @@ impl Turns {
         s.turns += 1;
         if gap < FAST_GAP {
             s.fast_gap += 1;
-        }
-        if gap >= IDLE_GAP {
-            s.after_idle += 1;
         }
         if (HUMAN_GAP_MIN..=HUMAN_GAP_MAX).contains(&gap) {
             s.human_gap += 1;

@@ -2,4 +2,5 @@
 
 pub mod community_id;
 pub mod key;
+pub mod record;
 pub mod table;

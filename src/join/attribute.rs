@@ -217,6 +217,19 @@ fn connector(chosen: &Holding, held: &[&Holding], lists: &ProcessLists) -> Optio
 
 /// Builds the verdict's process facts and the alert's ECS fields from the chosen process
 /// and the commands run over its socket.
+/// Directories world-writable or in memory, where dropped implants run from.
+const DROP_DIRS: &[&str] = &["/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/"];
+
+/// The process runs a binary that was deleted after it started, or one from a directory
+/// implants are dropped into: its path, with " (deleted)" for the former.
+fn suspicious_image(p: &ProcessInfo) -> Option<String> {
+    let exe = p.executable.as_deref()?;
+    if p.exe_deleted {
+        return Some(format!("{exe} (deleted)"));
+    }
+    DROP_DIRS.iter().any(|d| exe.starts_with(d)).then(|| exe.to_string())
+}
+
 pub fn describe(choice: &Choice<'_>, commands: Option<&CommandLog>, lists: &ProcessLists) -> Attribution {
     let rec: &InventoryRecord = &choice.holding.record;
     let p: &ProcessInfo = rec.process.as_deref().expect("chosen among processes");
@@ -247,6 +260,7 @@ pub fn describe(choice: &Choice<'_>, commands: Option<&CommandLog>, lists: &Proc
         },
         suspicious_command_line,
         trusted_automation,
+        suspicious_image: suspicious_image(p),
     };
 
     let mut process = json!({
@@ -577,6 +591,7 @@ mod tests {
                 history: None,
                 injection: None,
                 inside: None,
+                series: None,
             });
             (v.tier, crate::verdict::reason::strings(&v.reasons))
         };

@@ -70,6 +70,9 @@ pub fn alert(a: &Alert) -> Value {
         }
         None => {}
     }
+    if let Some(series) = &d.series {
+        s.insert("series".into(), series_json(series));
+    }
     if let Some(ex) = &a.excluded {
         s.insert("excluded".into(), json!({ "reason": ex.reason, "owner": ex.owner, "index": ex.index }));
     }
@@ -234,6 +237,30 @@ fn injection(i: &crate::verdict::Injection) -> Value {
     })
 }
 
+/// `shellsight.series`: a poller's check-ins so far: first and last, how many, their
+/// interval and jitter, the bytes each way, and the operator's tasks.
+fn series_json(s: &crate::series::SeriesFacts) -> Value {
+    let mut out = json!({
+        "first": s.first.to_rfc3339(),
+        "last": s.last.to_rfc3339(),
+        "checkins": s.count,
+        "sessions": s.sessions,
+        "bytes": { "client": s.bytes[0], "server": s.bytes[1] },
+        "held": s.held,
+    });
+    if let Some(b) = &s.beacon {
+        out["interval_s"] = json!((b.interval_s * 10.0).round() / 10.0);
+        out["jitter"] = json!((b.jitter * 100.0).round() / 100.0);
+    }
+    if let Some(o) = &s.operator {
+        out["operator"] = json!({ "tasks": o.tasks, "first_task": o.first_task.to_rfc3339(), "fast_checkins": o.fast_checkins });
+    }
+    if let Some(n) = &s.name {
+        out["name"] = json!(n.as_ref());
+    }
+    out
+}
+
 /// ECS `tls.*`: the negotiated version, the client's SNI and JA4, and on TLS 1.2 and
 /// older the server certificate's names.
 fn tls(t: &TlsFacts) -> Option<Value> {
@@ -286,7 +313,9 @@ fn merge(into: &mut Map<String, Value>, key: &str, value: Value) {
 /// connected to (bind).
 pub fn rule_name(reasons: &[Reason], shell_side: Dir) -> &'static str {
     let has = |kind: &str| reasons.iter().any(|r| r.kind() == kind);
-    if has("injection-payload") {
+    if has("operator-tasks") || has("beacon") {
+        "Command-and-control polling"
+    } else if has("injection-payload") {
         "Command injection carrying a reverse shell"
     } else if has("injection-callback") {
         "Reverse shell called back by a command injection"

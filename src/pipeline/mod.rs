@@ -8,6 +8,7 @@
 //! the output does not depend on the thread count.
 
 mod parallel;
+mod series;
 
 use crate::baseline::{Baseline, BaselineStats};
 use crate::capture::{PacketSource, RawPacket};
@@ -33,6 +34,7 @@ pub struct Summary {
     pub last_ts: Option<Timestamp>,
     pub warnings: Vec<String>,
     pub baseline: Option<BaselineStats>,
+    pub series: crate::series::SeriesStats,
 }
 
 /// Where detection runs.
@@ -60,6 +62,8 @@ pub struct Pipeline {
     first_malformed: Option<(u64, &'static str)>,
     /// `--max-flows`, for the closing warning when sessions had to be evicted.
     max_flows: usize,
+    /// Check-ins grouped into series (pollers), bounded like the session table.
+    series: series::SeriesStage,
 }
 
 /// How often (in capture time) waiting detections retry attribution.
@@ -101,6 +105,7 @@ impl Pipeline {
             summary: Summary::default(),
             first_malformed: None,
             max_flows,
+            series: series::SeriesStage::new(max_flows),
         }
     }
 
@@ -244,6 +249,12 @@ impl Pipeline {
                     }
                 }
                 Event::Timeline(t) => timelines.push(t),
+                Event::Checkin(c) => {
+                    let history = self.baseline.as_ref().map(|b| b.snapshot());
+                    if let Some(d) = self.series.checkin(&c, &self.context, history.as_deref()) {
+                        self.reporter.push(d, now, &mut self.alerts_ready);
+                    }
+                }
             }
         }
         self.write_ready()?;
@@ -319,6 +330,7 @@ impl Pipeline {
         }
         s.detect = detect;
         s.table = table;
+        s.series = self.series.table.stats;
         s.report = self.reporter.stats;
         s.baseline = self.baseline.as_ref().map(|b| b.stats);
         if let Some(r) = self.report.take() {
@@ -386,5 +398,7 @@ fn order_key(ev: &Event) -> OrderKey {
         ),
         // After the session's detections and flow record; the session id is unique.
         Event::Timeline(t) => (t.end, String::new(), 2, 0, t.session_id.clone()),
+        // A session hands over its bursts in order, each at a later time than the last.
+        Event::Checkin(c) => (c.at, String::new(), 3, 0, c.session_id.clone()),
     }
 }

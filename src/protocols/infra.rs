@@ -1,5 +1,5 @@
 //! Network infrastructure over UDP (and TCP where it applies): DNS, multicast DNS and
-//! LLMNR, NTP, SSDP, RADIUS, syslog, SNMP, DHCP.
+//! LLMNR, NTP, SSDP, RADIUS, syslog, SNMP, DHCP, and the Zabbix monitoring agent.
 
 use super::{be16, ber_len, first_line, when, On, Protocol, Row, Strength};
 
@@ -57,6 +57,13 @@ pub const SNMP: Row = Row {
     to_server: Some(snmp),
     to_client: Some(snmp),
     ..super::row(Protocol::Snmp, "snmp", On::Udp)
+};
+
+pub const ZABBIX: Row = Row {
+    ports: &[(10050, 10051)],
+    to_server: Some(zabbix),
+    to_client: Some(zabbix),
+    ..super::row(Protocol::Zabbix, "zabbix", On::Tcp)
 };
 
 pub const DHCP: Row = Row {
@@ -143,6 +150,11 @@ fn snmp(b: &[u8], _wire: u32) -> Option<Strength> {
         v[0] == 0x02 && v[1] == 0x01 && matches!(v[2], 0 | 1 | 3) && matches!(v[3], 0x04 | 0x30),
         Strength::Strong,
     )
+}
+
+/// A Zabbix agent or sender message: `ZBXD`, then flags (JSON, compressed, large).
+fn zabbix(b: &[u8], _wire: u32) -> Option<Strength> {
+    when(b.starts_with(b"ZBXD") && b.get(4).is_some_and(|f| (1..=7).contains(f)), Strength::Strong)
 }
 
 /// BOOTP: request or reply, Ethernet hardware, and the DHCP magic cookie at offset 236.

@@ -15,6 +15,7 @@
 pub mod chat;
 pub mod database;
 pub mod directory;
+pub mod finance;
 pub mod industrial;
 pub mod infra;
 pub mod mail;
@@ -97,6 +98,10 @@ pub enum Protocol {
     Dhcp,
     Bittorrent,
     Kcp,
+    Bitcoin,
+    Gnutella,
+    Zabbix,
+    Fix,
 }
 
 /// How much a probe's match says on its own.
@@ -248,6 +253,10 @@ pub static TABLE: &[Row] = &[
     infra::DHCP,
     p2p::BITTORRENT,
     p2p::KCP,
+    p2p::BITCOIN,
+    p2p::GNUTELLA,
+    infra::ZABBIX,
+    finance::FIX,
 ];
 
 impl Protocol {

@@ -1,7 +1,45 @@
-//! Peer to peer and games: BitTorrent (the peer wire, the DHT and uTP) and KCP, the
-//! reliable-UDP layer many games and tunnels use.
+//! Peer to peer and games: BitTorrent (the peer wire, the DHT and uTP), Bitcoin's peer
+//! protocol, Gnutella, and KCP, the reliable-UDP layer many games and tunnels use. Peers
+//! push to each other on their own schedule: no shell's order of speech.
 
 use super::{le32, when, On, Protocol, Row, Strength};
+
+pub const BITCOIN: Row = Row {
+    ports: &[(8333, 8333), (18333, 18333)],
+    to_server: Some(bitcoin),
+    to_client: Some(bitcoin),
+    ..super::row(Protocol::Bitcoin, "bitcoin", On::Tcp)
+};
+
+pub const GNUTELLA: Row = Row {
+    ports: &[(6346, 6347)],
+    to_server: Some(gnutella),
+    to_client: Some(gnutella),
+    ..super::row(Protocol::Gnutella, "gnutella", On::Tcp)
+};
+
+/// A Bitcoin message: a network's magic (main, testnet3, signet, regtest), then a
+/// NUL-padded ASCII command of 12 bytes.
+fn bitcoin(b: &[u8], _wire: u32) -> Option<Strength> {
+    const MAGICS: [[u8; 4]; 4] = [
+        [0xf9, 0xbe, 0xb4, 0xd9],
+        [0x0b, 0x11, 0x09, 0x07],
+        [0x0a, 0x03, 0xcf, 0x40],
+        [0xfa, 0xbf, 0xb5, 0xda],
+    ];
+    let magic = b.get(..4)?;
+    let command = b.get(4..16)?;
+    let name_len = command.iter().position(|&c| c == 0).unwrap_or(12);
+    let ascii = name_len > 0
+        && command[..name_len].iter().all(u8::is_ascii_lowercase)
+        && command[name_len..].iter().all(|&c| c == 0);
+    when(MAGICS.iter().any(|m| m == magic) && ascii, Strength::Strong)
+}
+
+/// `GNUTELLA CONNECT/0.6` and its answer `GNUTELLA/0.6 200 OK`.
+fn gnutella(b: &[u8], _wire: u32) -> Option<Strength> {
+    when(b.starts_with(b"GNUTELLA CONNECT/") || b.starts_with(b"GNUTELLA/0."), Strength::Strong)
+}
 
 pub const BITTORRENT: Row = Row {
     ports: &[(6881, 6889), (51413, 51413)],

@@ -45,6 +45,7 @@ fn every_protocol_with_a_probe_has_a_port_or_is_known_to_roam() {
     // RTP, RTCP and KCP use whatever ports were negotiated; everything else has a home.
     for r in TABLE.iter().filter(|r| r.protocol.is_identified()) {
         let roams = matches!(r.protocol, Protocol::Rtp | Protocol::Rtcp | Protocol::Kcp);
+        // FIX runs on whatever port the venue gives (9876-9880 is a convention).
         assert!(roams || !r.ports.is_empty(), "{} has no port", r.name);
     }
 }
@@ -318,6 +319,13 @@ fn infrastructure_over_udp() {
         client(Udp, b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe", 6881),
         Some(Protocol::Bittorrent)
     );
+    let mut btc = vec![0xf9, 0xbe, 0xb4, 0xd9];
+    btc.extend(b"version\0\0\0\0\0");
+    btc.extend([0x55, 0, 0, 0]);
+    assert_eq!(client(Tcp, &btc, 55317), Some(Protocol::Bitcoin));
+    assert_eq!(client(Tcp, b"GNUTELLA CONNECT/0.6\r\nNode: x\r\n", 6346), Some(Protocol::Gnutella));
+    assert_eq!(client(Tcp, b"ZBXD\x01\x0a\0\0\0\0\0\0\0agent.ping", 10050), Some(Protocol::Zabbix));
+    assert_eq!(client(Tcp, b"8=FIX.4.2\x019=0075\x0135=A\x0134=1\x01", 4000), Some(Protocol::Fix));
     let mut kcp = vec![10, 0, 0, 0, 81, 0, 128, 0];
     kcp.extend([0; 12]);
     kcp.extend(4u32.to_le_bytes());

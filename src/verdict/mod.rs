@@ -19,6 +19,7 @@ pub mod network;
 pub mod process;
 pub mod reason;
 pub mod remote_exec;
+pub mod series;
 pub mod webshell;
 
 pub use context::{ContextFacts, RemoteNaming};
@@ -113,6 +114,8 @@ pub struct Facts<'a> {
     pub injection: Option<&'a Injection>,
     /// What the session's HTTP or SMB exchanges showed.
     pub inside: Option<&'a InsideFacts>,
+    /// A series of check-ins (a poller) between the host and the remote end.
+    pub series: Option<&'a crate::series::SeriesFacts>,
 }
 
 /// Points and reasons as each kind of evidence adds them, and the tier a rule demands.
@@ -121,6 +124,8 @@ pub(crate) struct Weight {
     points: i32,
     reasons: Vec<Reason>,
     floor: Option<Tier>,
+    /// The evidence is of a kind that stays below medium on its own.
+    capped: bool,
 }
 
 impl Weight {
@@ -131,16 +136,22 @@ impl Weight {
     pub(crate) fn floor(&mut self, tier: Tier) {
         self.floor = self.floor.max(Some(tier));
     }
+    pub(crate) fn cap_low(&mut self) {
+        self.capped = true;
+    }
 }
 
 /// Weighs every fact and decides the tier.
 pub fn decide(f: &Facts<'_>) -> Verdict {
     let net = f.network;
-    let mut w = Weight { points: net.points, reasons: net.reasons.clone(), floor: None };
+    let mut w = Weight { points: net.points, reasons: net.reasons.clone(), floor: None, capped: false };
     context::weigh(net, f.context, &mut w);
     names::weigh(net, f.context, &mut w);
+    if let Some(s) = f.series {
+        series::weigh(s, f.context, f.history, &mut w);
+    }
     if let Some(p) = f.process {
-        process::weigh(net, f.context, p, &mut w);
+        process::weigh(net, f.context, p, f.series.is_some(), &mut w);
     }
     if let Some(h) = f.history {
         history::weigh(h, &mut w);
@@ -155,7 +166,7 @@ pub fn decide(f: &Facts<'_>) -> Verdict {
     }
     // Ordinary network evidence stays below medium unless the process behind it is a
     // shell wired to the socket or under an exposed service.
-    let ordinary = net.service_port.is_some() || net.needs_more;
+    let ordinary = net.service_port.is_some() || net.needs_more || w.capped;
     if ordinary && w.floor != Some(Tier::High) {
         w.points = w.points.min(ORDINARY_CAP);
     }

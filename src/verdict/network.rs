@@ -60,6 +60,24 @@ pub struct NetworkFindings {
 }
 
 impl NetworkFindings {
+    /// No network evidence: for a decision that rests on other kinds (a series of
+    /// check-ins), the shell on `shell_side`.
+    pub fn none(shell_side: Dir) -> Self {
+        NetworkFindings {
+            points: 0,
+            reasons: Vec::new(),
+            shell_side,
+            interactivity: None,
+            service_port: None,
+            someone_typing: false,
+            corroborated: false,
+            ssh: false,
+            protocol: None,
+            needs_more: false,
+            handshake: None,
+        }
+    }
+
     /// Findings of `points` with one reason, the shell on the initiator: for tests of the
     /// other kinds of evidence.
     #[cfg(test)]

@@ -26,13 +26,35 @@ pub struct ProcessFacts {
     pub suspicious_command_line: bool,
     /// The process or an ancestor is known automation (backup, CI runner …).
     pub trusted_automation: Option<String>,
+    /// It runs a deleted binary, or one from /tmp, /var/tmp or /dev/shm (its path).
+    pub suspicious_image: Option<String>,
 }
 
 /// Daemons whose job is to give a remote user a shell on a pty (process names).
 const REMOTE_LOGIN_DAEMONS: &[&str] =
     &["sshd", "sshd-session", "dropbear", "telnetd", "in.telnetd", "mosh-server"];
 
-pub(super) fn weigh(net: &NetworkFindings, ctx: &ContextFacts, p: &ProcessFacts, w: &mut Weight) {
+/// `poller`: the session belongs to a series of check-ins (a beacon, or an operator's tasks
+/// over one): a shell or an interpreter behind it, a child of an exposed service, or a
+/// dropped or deleted binary makes it high.
+pub(super) fn weigh(
+    net: &NetworkFindings,
+    ctx: &ContextFacts,
+    p: &ProcessFacts,
+    poller: bool,
+    w: &mut Weight,
+) {
+    if let Some(image) = &p.suspicious_image {
+        w.add(Reason::SuspiciousImage(image.clone()), 15);
+    }
+    if poller {
+        let behind =
+            p.shell_or_interpreter.as_ref().or(p.exposed_ancestor.as_ref()).or(p.suspicious_image.as_ref());
+        if let Some(name) = behind {
+            w.add(Reason::PollerProcess(name.clone()), 20);
+            w.floor(Tier::High);
+        }
+    }
     if let Some(name) = &p.shell_or_interpreter {
         w.add(Reason::ShellProcess(name.clone()), 0);
         if let Some(parent) = &p.exposed_ancestor {

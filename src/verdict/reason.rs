@@ -67,6 +67,20 @@ pub enum Reason {
     ServerOutboundShell,
     SuspiciousCommandLine,
     TrustedAutomation(String),
+    /// A deleted binary, or one run from /tmp or /dev/shm.
+    SuspiciousImage(String),
+    /// A shell, an interpreter or a dropped binary behind a series of check-ins.
+    PollerProcess(String),
+    // A series of check-ins.
+    /// Regular check-ins: the median interval (seconds), jitter (percent), check-ins.
+    Beacon {
+        interval_s: u32,
+        jitter_pct: u8,
+        checkins: u32,
+    },
+    LongPoll,
+    OperatorTasks(u32),
+    CheckinsSpedUp,
     // The host's history.
     PeerDormant(u32),
     SeenBefore(u64),
@@ -155,6 +169,12 @@ impl Reason {
             ServerOutboundShell => "server-outbound-shell",
             SuspiciousCommandLine => "suspicious-command-line",
             TrustedAutomation(_) => "trusted-automation",
+            SuspiciousImage(_) => "suspicious-image",
+            PollerProcess(_) => "poller-process",
+            Beacon { .. } => "beacon",
+            LongPoll => "long-poll",
+            OperatorTasks(_) => "operator-tasks",
+            CheckinsSpedUp => "checkins-sped-up",
             PeerDormant(_) => "peer-dormant",
             SeenBefore(_) => "seen-before",
             FirstSeen(_) => "first-seen",
@@ -194,7 +214,16 @@ impl fmt::Display for Reason {
             ServicePort(name) => write!(f, "{kind}:{name}"),
             NameService(s) => f.write_str(&s.reason()),
             Role(r) => write!(f, "{kind}:{r}"),
-            ShellProcess(name) | ExposedServiceParent(name) | TrustedAutomation(name) | FirstSeen(name) => {
+            Beacon { interval_s, jitter_pct, checkins } => {
+                write!(f, "{kind}:interval={interval_s}s,jitter={jitter_pct}%,n={checkins}")
+            }
+            OperatorTasks(n) => write!(f, "{kind}:{n}"),
+            ShellProcess(name)
+            | ExposedServiceParent(name)
+            | TrustedAutomation(name)
+            | FirstSeen(name)
+            | SuspiciousImage(name)
+            | PollerProcess(name) => {
                 write!(f, "{kind}:{name}")
             }
             PeerDormant(days) => write!(f, "{kind}:{days}d"),

@@ -12,7 +12,15 @@ fn judge(
     p: Option<&ProcessFacts>,
     h: Option<&HistoryFacts>,
 ) -> Verdict {
-    decide(&Facts { network: n, context: ctx, process: p, history: h, injection: None, inside: None })
+    decide(&Facts {
+        network: n,
+        context: ctx,
+        process: p,
+        history: h,
+        injection: None,
+        inside: None,
+        series: None,
+    })
 }
 
 fn with(n: &NetworkFindings, ctx: &ContextFacts, p: Option<&ProcessFacts>) -> Verdict {

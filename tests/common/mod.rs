@@ -86,3 +86,20 @@ pub fn operator(listener: TcpListener) {
     std::thread::sleep(Duration::from_millis(800));
     let _ = s.write_all(b"exit\n");
 }
+
+/// Seconds since the epoch of an ECS `@timestamp` (`2026-11-28T02:58:31.993Z`).
+pub fn epoch_seconds(ts: &str) -> f64 {
+    let field =
+        |r: std::ops::Range<usize>| -> i64 { ts[r].parse().unwrap_or_else(|_| panic!("bad time {ts}")) };
+    let (y, m, d) = (field(0..4), field(5..7), field(8..10));
+    let (hh, mm) = (field(11..13), field(14..16));
+    let secs: f64 = ts[17..ts.len() - 1].parse().unwrap();
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    (days * 86_400 + hh * 3_600 + mm * 60) as f64 + secs
+}
