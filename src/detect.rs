@@ -376,7 +376,7 @@ impl Detector {
         let new_payload = session.evidence.dirs[dir.idx()].payload_packets;
         let observed = session.evidence.observe(&ev_seg, &mut self.budget);
         let judge_again = observed.judge;
-        if let Some(burst) = observed.burst {
+        if let Some(burst) = observed.burst.filter(|_| pollable(session)) {
             out.push(Event::Checkin(Box::new(checkin(session, burst, &self.names, seg.ts))));
         }
         if let Some(budget) = self.timelines.as_mut() {
@@ -428,7 +428,7 @@ impl Detector {
                 self.stats.detections += 1;
                 out.push(Event::Detection(Box::new(d)));
             }
-            if let Some(burst) = s.evidence.turns.open_burst() {
+            if let Some(burst) = s.evidence.turns.open_burst().filter(|_| pollable(&s)) {
                 let mut c = checkin(&s, burst, &self.names, last);
                 c.closing = burst.start - s.first_ts >= crate::evidence::exchanges::QUIET;
                 out.push(Event::Checkin(Box::new(c)));
@@ -556,6 +556,11 @@ fn judge(
         inside: inside.map(Box::new),
         series: None,
     })
+}
+
+/// Whether a session's bursts can be a poller's check-ins (`series::pollable`).
+fn pollable(s: &Session) -> bool {
+    crate::series::pollable(s.key.transport, s.evidence.identity.session(s.place()).map(|(p, _)| p))
 }
 
 /// A session's burst as a check-in of its series: the initiator polls the responder.

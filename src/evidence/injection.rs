@@ -58,7 +58,12 @@ const NEEDLES: &[&str] = &[
     "tcpsocket",
     "s_client",
     "base64",
-    "-enc",
+    // PowerShell's -enc/-EncodedCommand (not `Accept-Encoding`, in every request).
+    "-enc ",
+    "-enc+",
+    "-enc%20",
+    "-encodedcommand",
+    "powershell",
     "ifs",
     "/bin/sh",
     "%2fbin%2fsh",
@@ -89,6 +94,12 @@ pub fn lead(seg: &TransportSegment<'_>) -> Option<Lead> {
     if seg.transport != Transport::Tcp || seg.payload.len() < 8 {
         return None;
     }
+    // A payload is typed text in every encoding read here (plain, URL, base64, a form
+    // part): a segment that opens with binary (an upload's middle, a compressed body) is
+    // skipped before the scan, which is what keeps bulk traffic to web ports cheap.
+    if !opens_as_text(seg.payload) {
+        return None;
+    }
     let to_web =
         WEB_PORTS.contains(&seg.dst_port) || crate::protocols::web::request(seg.payload, 0).is_some();
     if !to_web || !needles().is_match(seg.payload) {
@@ -105,6 +116,11 @@ pub fn lead(seg: &TransportSegment<'_>) -> Option<Lead> {
         payload: quote(&found.text),
         encoding: found.encoding,
     })
+}
+
+/// Whether the first bytes of `b` are printable ASCII or line whitespace.
+fn opens_as_text(b: &[u8]) -> bool {
+    b.iter().take(32).all(|&c| (0x20..0x7f).contains(&c) || matches!(c, b'\r' | b'\n' | b'\t'))
 }
 
 /// The URL of a request line at the start of `b`.

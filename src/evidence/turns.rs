@@ -48,11 +48,11 @@ pub struct TurnStats {
     pub human_gap: u32,
     /// Large turns among this side's handshake turns (hellos, certificates, tickets),
     /// which say nothing against a person typing afterwards.
-    pub handshake_large: u32,
+    pub handshake_large: u16,
     /// Turns started within `FAST_GAP` of the other side's last segment.
     pub fast_gap: u32,
     /// One-segment keystroke turns echoed back with the same size within `ECHO_WINDOW`.
-    pub echoes: u32,
+    pub echoes: u16,
     /// What came back to this side's small turns (see `Answers`).
     pub answers: Answers,
     #[serde(skip)]
@@ -361,7 +361,7 @@ impl Turns {
         self.previous = Some((who, self.bytes));
         let s = &mut self.by[who.idx()];
         if self.bytes > SMALL_TURN_BYTES && s.turns <= handshake {
-            s.handshake_large += 1;
+            s.handshake_large = s.handshake_large.saturating_add(1);
         }
         if self.bytes <= SMALL_TURN_BYTES {
             s.small += 1;
@@ -373,7 +373,7 @@ impl Turns {
                 && answer_len == Some(self.bytes)
                 && gap <= ECHO_WINDOW
             {
-                s.echoes += 1;
+                s.echoes = s.echoes.saturating_add(1);
             }
         }
     }
@@ -422,11 +422,12 @@ impl Turns {
             }
             let ratio = |a: u32, b: u32| a as f32 / b.max(1) as f32;
             // Most of the typist's turns are small and get a quick answer …
-            let small_ok = ratio(t.small, t.turns + 1 - t.handshake_large) >= 0.6;
+            let small_ok = ratio(t.small, (t.turns + 1).saturating_sub(u32::from(t.handshake_large))) >= 0.6;
             let answered_ok = ratio(t.answered, t.small) >= 0.6;
             // … the typist starts after human gaps that vary: think time before a typed
             // line, or keystrokes that a pty echoes one for one …
-            let paced = t.typical_gap_secs() >= LINE_THINK_MIN_SECS || ratio(t.echoes, t.answered) >= 0.5;
+            let paced =
+                t.typical_gap_secs() >= LINE_THINK_MIN_SECS || ratio(u32::from(t.echoes), t.answered) >= 0.5;
             let human_ok = ratio(t.human_gap, t.turns) >= 0.6 && t.gap_log_spread() >= 0.25 && paced;
             // … and the other side answers at machine speed.
             let machine_ok = ratio(o.fast_gap, o.turns) >= 0.6;
@@ -434,7 +435,7 @@ impl Turns {
                 let cand = Interactivity {
                     typist,
                     exchanges: t.answered,
-                    echoes: t.echoes,
+                    echoes: u32::from(t.echoes),
                     answers: t.answers.shape(),
                 };
                 if best.is_none_or(|b| cand.exchanges > b.exchanges) {

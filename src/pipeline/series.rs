@@ -24,9 +24,9 @@ impl SeriesStage {
 
     /// Adds a check-in; returns a detection when its series' tier rose.
     pub fn checkin(&mut self, c: &Checkin, ctx: &Context, history: Option<&History>) -> Option<Detection> {
-        // Implants poll over HTTP, TLS (h2 included), QUIC (HTTP/3), or a TCP stream of
-        // their own; other protocols' periodic chatter (VPN keepalives, SIP, DNS) is theirs.
-        if !pollable(c) {
+        // Shards hand over only pollable sessions' bursts; the protocol may have been
+        // named since.
+        if !crate::series::pollable(c.transport, c.protocol) {
             return None;
         }
         // An implant checks out from the host it runs on; requests from outside to a home
@@ -102,14 +102,4 @@ impl SeriesStage {
             series: Some(Box::new(facts)),
         })
     }
-}
-
-/// Whether a check-in can belong to a poller of the kind implants are.
-fn pollable(c: &Checkin) -> bool {
-    use crate::decode::Transport;
-    use crate::protocols::Protocol;
-    matches!(
-        (c.transport, c.protocol),
-        (_, Some(Protocol::Http | Protocol::Tls | Protocol::Quic)) | (Transport::Tcp, None)
-    )
 }

@@ -52,6 +52,10 @@ fn irc_server(b: &[u8], _wire: u32) -> Option<Strength> {
 /// An XML stream: `<?xml …?>` alone is weak; `<stream:stream` or a jabber namespace is not.
 fn xmpp(b: &[u8], _wire: u32) -> Option<Strength> {
     let head = &b[..b.len().min(512)];
+    // A stream opens with a tag (after whitespace at most): nothing else is searched.
+    if head.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'<') {
+        return None;
+    }
     if contains(head, b"<stream:stream")
         || contains(head, b"jabber:client")
         || contains(head, b"jabber:server")

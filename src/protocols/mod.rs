@@ -706,11 +706,15 @@ pub(crate) fn ber_len(b: &[u8], at: usize) -> Option<(usize, usize)> {
     Some((len, 1 + n))
 }
 
-/// Classifies bytes no row recognised: mostly printable is text.
+const CLASSIFY_BYTES: usize = 256;
+
+/// Classifies bytes no row recognised: mostly printable is text. The first
+/// `CLASSIFY_BYTES` decide (a line of text or a binary header shows there).
 pub fn unrecognised(b: &[u8]) -> Protocol {
     if b.is_empty() {
         return Protocol::Unseen;
     }
+    let b = &b[..b.len().min(CLASSIFY_BYTES)];
     let printable =
         b.iter().filter(|&&c| (0x20..0x7f).contains(&c) || matches!(c, b'\r' | b'\n' | b'\t')).count();
     if printable * 4 >= b.len() * 3 {

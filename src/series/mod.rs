@@ -61,6 +61,16 @@ pub struct TlsHints {
     pub library: bool,
 }
 
+/// Whether sessions of this kind can carry a poller of the kind implants are: they poll
+/// over HTTP, TLS (h2 included), QUIC (HTTP/3), or a TCP stream of their own; other
+/// protocols' periodic chatter (VPN keepalives, SIP, DNS, NTP) is theirs.
+pub fn pollable(transport: Transport, protocol: Option<Protocol>) -> bool {
+    matches!(
+        (transport, protocol),
+        (_, Some(Protocol::Http | Protocol::Tls | Protocol::Quic)) | (Transport::Tcp, None)
+    )
+}
+
 /// Check-ins kept per series (the newest).
 pub const RING: usize = 48;
 /// Check-ins before a series is judged at all.
