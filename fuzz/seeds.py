@@ -40,6 +40,8 @@ for cap in captures:
             payload = l4[(l4[12] >> 4) * 4:]
             if payload:
                 put("tls" if payload[:1] == b"\x16" else "tells", payload[:4096])
+                if {80, 445, 8080} & set(struct.unpack_from(">HH", l4)):
+                    put("app_layer", payload[:4096])
 
 for f in (root / "tests/fixtures/tls").glob("*.bin"):
     put("tls", f.read_bytes())

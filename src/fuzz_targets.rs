@@ -21,6 +21,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("netlink", netlink),
     ("site_config", site_config),
     ("agent_wire", agent_wire),
+    ("app_layer", app_layer),
 ];
 
 /// The capture reader (pcap and pcapng) over a file holding `data`, then every packet
@@ -183,4 +184,28 @@ pub fn agent_wire(data: &[u8]) {
             while let Ok(Some(_)) = crate::transport::read_message(&mut reader, &mut buf).await {}
         });
     });
+}
+
+/// The application-layer readers of untrusted payloads: the command-injection decoder, and
+/// the HTTP and SMB parsers fed both directions in two pieces each (the first byte picks
+/// where the input splits), then closed.
+pub fn app_layer(data: &[u8]) {
+    use crate::evidence::inside::{Budget, Inside, Kind};
+    use crate::evidence::Dir;
+    let _ = crate::evidence::injection::find(data);
+    let split = data.first().map_or(0, |&b| b as usize * 4).min(data.len());
+    let (head, tail) = data.split_at(split);
+    for kind in [Kind::Http, Kind::Smb] {
+        let mut budget = Budget::new(1 << 20);
+        let mut inside = Inside::new(kind, [false, false]);
+        let mut seq = [1_000u32, 900_000u32];
+        for (i, piece) in [head, tail, tail, head].into_iter().enumerate() {
+            let dir = if i % 2 == 0 { Dir::Orig } else { Dir::Resp };
+            let d = dir.idx();
+            inside.feed(dir, seq[d], piece, piece.len() as u32, i >= 2, Timestamp::ZERO, &mut budget);
+            seq[d] = seq[d].wrapping_add(piece.len() as u32);
+        }
+        let _ = inside.facts.as_ref().map(|f| f.notable());
+        inside.stop(&mut budget);
+    }
 }

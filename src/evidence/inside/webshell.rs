@@ -209,43 +209,6 @@ impl Listener for WebReader {
     }
 }
 
-/// Headers the client's HTTP library or browser sets; an operator's command rides in a
-/// parameter, the body, a cookie or a header of the shell's own.
-fn standard_header(name: &str) -> bool {
-    const STANDARD: &[&str] = &[
-        "host",
-        "user-agent",
-        "accept",
-        "accept-encoding",
-        "accept-language",
-        "accept-charset",
-        "connection",
-        "keep-alive",
-        "content-type",
-        "content-length",
-        "cache-control",
-        "pragma",
-        "referer",
-        "origin",
-        "range",
-        "te",
-        "dnt",
-        "upgrade-insecure-requests",
-        "priority",
-        "if-modified-since",
-        "if-none-match",
-        "if-match",
-        "if-unmodified-since",
-        "if-range",
-        "transfer-encoding",
-        "expect",
-        "authorization",
-        "proxy-connection",
-    ];
-    let lower = name.to_ascii_lowercase();
-    lower.starts_with("sec-") || STANDARD.contains(&lower.as_str())
-}
-
 /// A request's commands and markers; `None` when it has neither (its answer is not read).
 fn read_request(head: &RequestHead, body: &[u8]) -> Option<Clues> {
     let (path, query) = match head.target.split_once('?') {
@@ -275,7 +238,7 @@ fn read_request(head: &RequestHead, body: &[u8]) -> Option<Clues> {
                     params.push((n.trim().to_string(), "cookie", injection::url_decode(v.trim().as_bytes())));
                 }
             }
-        } else if !standard_header(name) {
+        } else {
             params.push((name.clone(), "header", value.as_bytes().to_vec()));
         }
     }
