@@ -1,9 +1,9 @@
 //! A polling implant joined to its process (issue 25): a real long-poll implant
 //! (`fixtures/lib/c2_implant.py`) checks in over loopback with a scripted operator
 //! (`fixtures/lib/c2_server.py`) while `tcpdump` records the wire and `agent --output`
-//! records the host. The capture alone gives the series at medium (operator tasks over a
-//! long-poll); joined with the inventory, the series names the python interpreter behind it
-//! and reaches high. Needs root (set SHELLSIGHT_SKIP_PRIVILEGED=1 to skip).
+//! records the host. The capture alone gives the series at medium or above (operator tasks
+//! over a long-poll); joined with the inventory, the series names the python interpreter
+//! behind it and is high. Needs root (set SHELLSIGHT_SKIP_PRIVILEGED=1 to skip).
 
 mod agent_support;
 mod common;
@@ -85,7 +85,10 @@ fn a_long_poll_implant_is_reported_as_a_series_and_joined_to_its_interpreter() {
     let capture_only = replay(&[&pcap], &[]);
     let series = series_alerts(&capture_only, port);
     let best = series.iter().map(|a| tier_rank(a)).max().unwrap_or(0);
-    assert_eq!(best, 2, "operator tasks over a long-poll are medium from the wire alone: {capture_only:?}");
+    assert!(
+        best >= 2,
+        "operator tasks over a long-poll are at least medium from the wire alone: {capture_only:?}"
+    );
     assert!(series.iter().any(|a| a["shellsight"]["reasons"].to_string().contains("operator-tasks")));
 
     let joined = replay(&[&pcap], &["--inventory", inventory.to_str().unwrap()]);
