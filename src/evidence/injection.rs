@@ -133,11 +133,17 @@ fn request_url(b: &[u8]) -> Option<String> {
 }
 
 fn quote(s: &str) -> String {
-    let mut end = s.len().min(QUOTE_MAX);
+    head(s, QUOTE_MAX).to_string()
+}
+
+/// The first `max` bytes of `s` at most, cut at a character boundary (decoded payloads are
+/// lossy UTF-8: a byte count can land inside a replacement character).
+fn head(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_string()
+    &s[..end]
 }
 
 /// What `find` found: the callback and the decoded text that named it.
@@ -299,8 +305,8 @@ fn callback_in(text: &str) -> Option<SocketAddr> {
     for key in ["connect((", "fsockopen(", "tcpclient(", "tcpsocket.new(", "tcpsocket.open(", "socket("] {
         for (i, _) in lower.match_indices(key) {
             let rest = &t[i + key.len()..];
-            let end = rest.find(')').unwrap_or(rest.len()).min(80);
-            let mut parts = rest[..end].split(',').map(str::trim);
+            let inside = head(rest, rest.find(')').unwrap_or(rest.len()).min(80));
+            let mut parts = inside.split(',').map(str::trim);
             let (host, port) = (parts.next()?, parts.next());
             if let Some(a) = port.and_then(leading_number).and_then(|p| addr(host, p)) {
                 return Some(a);
