@@ -5,20 +5,21 @@
 //! files whose interfaces have different link types, and stops with an error on a
 //! cut-off last record, where an investigator wants everything up to the cut.
 
+use super::read_ahead::{Chunk, ReadAhead, HEADROOM};
 use super::{LinkType, PacketSource, RawPacket};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// A record or block larger than this is taken as corruption, not data.
 const MAX_RECORD: usize = 64 << 20;
-const READ_BUFFER: usize = 1 << 20;
 
-/// A pcap or pcapng file, read sequentially through one large buffer. Records are handed
-/// out as slices of that buffer: no copy and no system call per packet.
+/// A pcap or pcapng file, read sequentially in large chunks (on a thread of its own, see
+/// `read_ahead`). Records are handed out as slices of the current chunk: no copy and no
+/// system call per packet.
 pub struct CaptureFile {
     path: PathBuf,
     reader: Chunked,
@@ -87,7 +88,7 @@ impl CaptureFile {
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut cf = CaptureFile {
             path: path.to_path_buf(),
-            reader: Chunked { file, buf: vec![0; READ_BUFFER], pos: 0, end: 0 },
+            reader: Chunked::new(file).map_err(|e| Error::io(path, e))?,
             size,
             offset: 0,
             format: Format::PcapNg { big_endian: false, interfaces: Vec::new() },
@@ -406,46 +407,70 @@ impl CaptureFile {
     }
 }
 
-/// A file read in large chunks into one buffer that records are borrowed from.
+/// The file's bytes, a chunk at a time as the read-ahead thread delivers them; records
+/// are borrowed from the current chunk.
 struct Chunked {
-    file: File,
+    source: ReadAhead,
     buf: Vec<u8>,
     /// Unread bytes are `buf[pos..end]`.
     pos: usize,
     end: usize,
+    /// No more chunks will come (the file ended, or reading it failed).
+    ended: bool,
 }
 
 impl Chunked {
+    fn new(file: File) -> io::Result<Self> {
+        Ok(Chunked { source: ReadAhead::spawn(file)?, buf: Vec::new(), pos: 0, end: 0, ended: false })
+    }
+
     /// Consumes the next `n` bytes and says where they are in `buf`. At the end of the
     /// file, says whether none (`Eof`) or only some (`Truncated`) were there.
     #[inline]
     fn take(&mut self, n: usize) -> io::Result<(Fill, Range<usize>)> {
-        if self.end - self.pos < n {
-            // Move the unread tail to the front, grow for a record larger than the
-            // buffer, then read until the record is complete or the file ends.
-            self.buf.copy_within(self.pos..self.end, 0);
-            self.end -= self.pos;
-            self.pos = 0;
-            if self.buf.len() < n {
-                self.buf.resize(n.next_power_of_two(), 0);
-            }
-            while self.end < n {
-                match self.file.read(&mut self.buf[self.end..]) {
-                    Ok(0) => {
-                        let fill = if self.end == 0 { Fill::Eof } else { Fill::Truncated };
-                        let range = 0..self.end;
-                        self.pos = self.end;
-                        return Ok((fill, range));
-                    }
-                    Ok(k) => self.end += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+        while self.end - self.pos < n {
+            let next = if self.ended { None } else { self.source.next() };
+            match next {
+                Some(Ok(chunk)) => self.append(chunk),
+                Some(Err(e)) => {
+                    self.ended = true;
+                    return Err(e);
+                }
+                None => {
+                    self.ended = true;
+                    let fill = if self.end == self.pos { Fill::Eof } else { Fill::Truncated };
+                    let range = self.pos..self.end;
+                    self.pos = self.end;
+                    return Ok((fill, range));
                 }
             }
         }
         let start = self.pos;
         self.pos += n;
         Ok((Fill::Full, start..start + n))
+    }
+
+    /// Makes a new chunk's bytes follow the unread ones.
+    fn append(&mut self, chunk: Chunk) {
+        let Chunk { buf: mut next, len } = chunk;
+        let tail = self.end - self.pos;
+        if tail <= HEADROOM {
+            // The unread tail (the head of a record the chunk completes) goes in front of
+            // the chunk's bytes, in the room left for it.
+            next[HEADROOM - tail..HEADROOM].copy_from_slice(&self.buf[self.pos..self.end]);
+            let used = std::mem::replace(&mut self.buf, next);
+            self.source.recycle(used);
+            self.pos = HEADROOM - tail;
+            self.end = HEADROOM + len;
+        } else {
+            // A record longer than that room: gather it in the current buffer.
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.buf.truncate(tail);
+            self.buf.extend_from_slice(&next[HEADROOM..HEADROOM + len]);
+            self.pos = 0;
+            self.end = self.buf.len();
+            self.source.recycle(next);
+        }
     }
 }
 
@@ -617,6 +642,41 @@ mod tests {
             assert_eq!(pkts[0].2, 60, "wire length comes from the record, not the data");
             assert_eq!(pkts[1].3, b"xy");
         }
+    }
+
+    #[test]
+    fn records_across_chunk_boundaries_and_larger_than_the_headroom_arrive_whole() {
+        // Several read-ahead chunks' worth, in records of every size up to 200 KB: many
+        // are cut by a chunk's start, some are longer than the room kept before one.
+        let mut x: u32 = 0x9e37_79b9;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let datas: Vec<Vec<u8>> = (0..160u32)
+            .map(|i| {
+                let len = if i % 40 == 7 { 200_000 } else { next() as usize % 70_000 };
+                (0..len).map(|j| (j as u32).wrapping_mul(31).wrapping_add(i) as u8).collect()
+            })
+            .collect();
+        let records: Vec<(u32, u32, &[u8], u32)> =
+            datas.iter().enumerate().map(|(i, d)| (i as u32, 0, d.as_slice(), d.len() as u32)).collect();
+        let bytes = pcap_bytes(false, false, 1, &records);
+        assert!(bytes.len() > 4 * (1 << 20), "spans several chunks: {}", bytes.len());
+        let (pkts, _) = read_all(&write_tmp("chunks.pcap", &bytes));
+        assert_eq!(pkts.len(), datas.len());
+        for (i, (p, d)) in pkts.iter().zip(&datas).enumerate() {
+            assert!(p.3 == *d, "record {i} ({} bytes) differs", d.len());
+        }
+        // Cut inside a large record that began in an earlier chunk: everything before it
+        // arrives, and the cut is reported.
+        let big = records.iter().position(|r| r.2.len() == 200_000 && r.0 > 40).unwrap();
+        let start: usize = 24 + records[..big].iter().map(|r| 16 + r.2.len()).sum::<usize>();
+        let (pkts, warnings) = read_all(&write_tmp("chunks-cut.pcap", &bytes[..start + 16 + 150_000]));
+        assert_eq!(pkts.len(), big);
+        assert!(warnings.iter().any(|w| w.contains("truncated")), "{warnings:?}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod file;
 pub mod live;
+mod read_ahead;
 
 use crate::time::Timestamp;
 

@@ -243,6 +243,15 @@ pub(crate) fn url_decode(raw: &[u8]) -> Vec<u8> {
     once(&once(raw))
 }
 
+/// `url_decode`, borrowing when there is nothing to decode (most values).
+pub(crate) fn url_decoded(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if memchr::memchr2(b'%', b'+', raw).is_some() {
+        std::borrow::Cow::Owned(url_decode(raw))
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    }
+}
+
 /// Runs of base64 (16 characters at least) that may hold a payload.
 fn base64_blobs(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))

@@ -375,6 +375,13 @@ impl Evidence {
         let new = &seg.payload[skip..];
         let take = new.len().min(room);
         let old_len = p.buf[d].len();
+        // Grow by powers of two up to the cap, never past it (plain growth from a first
+        // full segment would end at 5.8 KiB after three copies).
+        let want = old_len + take;
+        if p.buf[d].capacity() < want {
+            let cap = want.next_power_of_two().clamp(256, PREFIX_BYTES);
+            p.buf[d].reserve_exact(cap - old_len);
+        }
         p.buf[d].extend_from_slice(&new[..take]);
         p.next_seq[d] = Some(expected.wrapping_add(take as u32));
         if take < new.len() || p.buf[d].len() >= PREFIX_BYTES || seg.payload.len() < seg.payload_len as usize

@@ -104,8 +104,8 @@ pub struct FlowTable<F> {
 impl<F: Lifecycle> FlowTable<F> {
     pub fn new(max: usize, timeouts: Timeouts) -> Self {
         FlowTable {
-            index: HashMap::with_capacity_and_hasher(max.min(1 << 16), FxBuildHasher::default()),
-            slots: Vec::with_capacity(max.min(1 << 16)),
+            index: HashMap::with_capacity_and_hasher(max.min(1 << 10), FxBuildHasher::default()),
+            slots: Vec::with_capacity(max.min(1 << 10)),
             max: max.max(1),
             timeouts,
             next_sweep: None,

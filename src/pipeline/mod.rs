@@ -359,17 +359,28 @@ fn learn_process(b: &mut Baseline, a: &crate::report::Alert) {
 /// that does not depend on how flows were spread over threads: decision time, then the
 /// Community ID, then detections before the flow record, then report sequence and session.
 fn canonical_order(events: &mut [Event]) {
-    if events.len() > 1 {
+    // Events at strictly increasing times are in order already; the full key (a Community
+    // ID hash and two strings per event) is built only when times tie or run backwards.
+    if events.windows(2).any(|w| event_time(&w[0]) >= event_time(&w[1])) {
         events.sort_by_cached_key(order_key);
+    }
+}
+
+/// The first field of `order_key`.
+fn event_time(ev: &Event) -> Timestamp {
+    match ev {
+        Event::Detection(d) => d.decided_at,
+        Event::Flow(f) => f.end,
+        Event::Timeline(t) => t.end,
+        Event::Checkin(c) => c.at,
     }
 }
 
 type OrderKey = (Timestamp, String, u8, u16, String);
 
 fn order_key(ev: &Event) -> OrderKey {
-    match ev {
+    let (community_id, rank, sequence, session_id) = match ev {
         Event::Detection(d) => (
-            d.decided_at,
             community_id_v1(
                 0,
                 d.transport.ip_number(),
@@ -380,10 +391,9 @@ fn order_key(ev: &Event) -> OrderKey {
             ),
             0,
             d.sequence,
-            d.session_id.clone(),
+            &d.session_id,
         ),
         Event::Flow(f) => (
-            f.end,
             community_id_v1(
                 0,
                 f.transport.ip_number(),
@@ -394,11 +404,12 @@ fn order_key(ev: &Event) -> OrderKey {
             ),
             1,
             0,
-            f.session_id.clone(),
+            &f.session_id,
         ),
         // After the session's detections and flow record; the session id is unique.
-        Event::Timeline(t) => (t.end, String::new(), 2, 0, t.session_id.clone()),
+        Event::Timeline(t) => (String::new(), 2, 0, &t.session_id),
         // A session hands over its bursts in order, each at a later time than the last.
-        Event::Checkin(c) => (c.at, String::new(), 3, 0, c.session_id.clone()),
-    }
+        Event::Checkin(c) => (String::new(), 3, 0, &c.session_id),
+    };
+    (event_time(ev), community_id, rank, sequence, session_id.clone())
 }

@@ -85,7 +85,7 @@ fn dns(b: &[u8], wire: u32) -> Option<Strength> {
     if !whole || (b.len() as u32) < wire {
         return Some(Strength::Weak); // cut by the snaplen, or spread over segments
     }
-    when(simple_dns::Packet::parse(msg).is_ok(), Strength::Strong)
+    when(dns_records(msg), Strength::Strong)
 }
 
 fn dns_header(m: &[u8]) -> bool {
@@ -98,7 +98,57 @@ fn dns_header(m: &[u8]) -> bool {
 /// The DNS format on mDNS's or LLMNR's port (the row decides which).
 fn dns_weak(b: &[u8], wire: u32) -> Option<Strength> {
     let whole = b.len() as u32 >= wire;
-    when(dns_header(b) && (!whole || simple_dns::Packet::parse(b).is_ok()), Strength::Weak)
+    when(dns_header(b) && (!whole || dns_records(b)), Strength::Weak)
+}
+
+/// Every question and record the header counts is there, whole, in the message: names of
+/// labels (63 bytes at most) or a pointer to earlier in the message, then the fixed
+/// fields; A and AAAA data of their sizes. A walk over the bytes that allocates nothing:
+/// every UDP payload meets this check three times (DNS, mDNS and LLMNR rows).
+fn dns_records(m: &[u8]) -> bool {
+    let count = |at| be16(m, at).map_or(0, usize::from);
+    let (questions, records) = (count(4), count(6) + count(8) + count(10));
+    // A question takes 5 bytes at least, a record 11.
+    if m.len() < 12 || questions * 5 + records * 11 > m.len() - 12 {
+        return false;
+    }
+    let mut at = 12;
+    for i in 0..questions + records {
+        let Some(end) = dns_name_end(m, at) else { return false };
+        at = end;
+        if i < questions {
+            at += 4; // type, class
+            continue;
+        }
+        let (Some(kind), Some(len)) = (be16(m, at), be16(m, at + 8)) else { return false };
+        let len = len as usize;
+        if (kind == 1 && len != 4) || (kind == 28 && len != 16) {
+            return false;
+        }
+        at += 10 + len;
+    }
+    at <= m.len()
+}
+
+/// Where the name starting at `at` ends, if it is one.
+fn dns_name_end(m: &[u8], mut at: usize) -> Option<usize> {
+    let mut length = 0;
+    loop {
+        let n = *m.get(at)? as usize;
+        match n {
+            0 => return Some(at + 1),
+            // A pointer ends the name; it points back into the message.
+            0xc0.. => return (usize::from(be16(m, at)? & 0x3fff) < at).then_some(at + 2),
+            64.. => return None,
+            _ => {
+                length += n + 1;
+                if length > 255 {
+                    return None;
+                }
+                at += n + 1;
+            }
+        }
+    }
 }
 
 /// 48 bytes at least: leap indicator, version 1–4, mode 1–5 (3 client, 4 server), stratum.
@@ -163,4 +213,69 @@ fn dhcp(b: &[u8], _wire: u32) -> Option<Strength> {
         matches!(b[0], 1 | 2) && b.get(1..3) == Some(&[1, 6]) && b.get(236..240) == Some(&[99, 130, 83, 99]),
         Strength::Strong,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dns_records;
+    use simple_dns::rdata::{RData, A, AAAA};
+    use simple_dns::{Name, Packet, Question, ResourceRecord, CLASS, QCLASS, QTYPE, TYPE};
+
+    fn answer() -> Vec<u8> {
+        let mut p = Packet::new_reply(7);
+        let name = Name::new_unchecked("www.example.com");
+        p.questions.push(Question::new(name.clone(), QTYPE::TYPE(TYPE::A), QCLASS::CLASS(CLASS::IN), false));
+        p.answers.push(ResourceRecord::new(
+            name.clone(),
+            CLASS::IN,
+            60,
+            RData::A(A { address: 0xc612_0001 }),
+        ));
+        let v6 = AAAA { address: 0x2001_0db8_u128 << 96 };
+        p.additional_records.push(ResourceRecord::new(name, CLASS::IN, 60, RData::AAAA(v6)));
+        p.build_bytes_vec_compressed().unwrap()
+    }
+
+    #[test]
+    fn whole_messages_pass_and_cut_or_malformed_ones_do_not() {
+        let m = answer();
+        assert!(Packet::parse(&m).is_ok(), "the reference parser reads it");
+        assert!(dns_records(&m));
+        for cut in 12..m.len() {
+            assert!(!dns_records(&m[..cut]), "cut at {cut} of {}", m.len());
+        }
+        // A label longer than 63 bytes.
+        let mut long = m.clone();
+        long[12] = 64;
+        assert!(!dns_records(&long));
+        // A pointer forward (to itself) instead of back.
+        let mut forward = m.clone();
+        let at = 12 + 17 + 4; // the answer's name, after the question
+        assert_eq!(forward[at] & 0xc0, 0xc0, "compressed to a pointer");
+        forward[at + 1] = at as u8;
+        assert!(!dns_records(&forward));
+        // More records claimed than the message holds.
+        let mut counts = m.clone();
+        counts[7] = 9; // nine answers claimed
+        assert!(!dns_records(&counts));
+    }
+
+    #[test]
+    fn shell_text_and_random_bytes_are_no_dns() {
+        assert!(!dns_records(b"uid=0(root) gid=0(root) groups=0(root)\n"));
+        let mut x: u32 = 0x1234_5678;
+        let mut passed = 0;
+        for _ in 0..2000 {
+            let bytes: Vec<u8> = (0..200)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            passed += dns_records(&bytes) as u32;
+        }
+        assert!(passed < 20, "{passed} of 2000 random payloads read as DNS");
+    }
 }

@@ -643,8 +643,8 @@ pub fn mismatch(transport: Transport, port: u16, seen: [Protocol; 2]) -> bool {
     if expected.to_server.is_none() && expected.to_client.is_none() {
         return false;
     }
-    let spoken: Vec<Protocol> = seen.into_iter().filter(|p| *p != Protocol::Unseen).collect();
-    !spoken.is_empty() && spoken.iter().all(|p| !p.is_identified())
+    let mut spoken = seen.into_iter().filter(|p| *p != Protocol::Unseen).peekable();
+    spoken.peek().is_some() && spoken.all(|p| !p.is_identified())
 }
 
 // ---------------------------------------------------------------------------------------

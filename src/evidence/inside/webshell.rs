@@ -16,7 +16,9 @@ use super::markers::{self, Families};
 use super::output::{self, Kind, Kinds};
 use crate::evidence::injection;
 use crate::evidence::tells::{self, LineKind};
-use base64::Engine;
+use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
+use base64::{alphabet, Engine};
+use std::borrow::Cow;
 
 /// Exchanges kept for the alert.
 const MAX_EXCHANGES: usize = 8;
@@ -211,11 +213,8 @@ impl Listener for WebReader {
 
 /// A request's commands and markers; `None` when it has neither (its answer is not read).
 fn read_request(head: &RequestHead, body: &[u8]) -> Option<Clues> {
-    let (path, query) = match head.target.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (head.target.as_str(), None),
-    };
-    let mut params: Vec<(String, &'static str, Vec<u8>)> = Vec::new();
+    let query = head.target.split_once('?').map(|(_, q)| q);
+    let mut params: Vec<Param<'_>> = Vec::new();
     if let Some(q) = query {
         form_pairs(q.as_bytes(), "query", &mut params);
     }
@@ -228,41 +227,47 @@ fn read_request(head: &RequestHead, body: &[u8]) -> Option<Clues> {
         } else if ct.contains("json") {
             json_strings(body, "json", &mut params);
         } else if body.len() <= COMMAND_MAX {
-            params.push(("(body)".into(), "body", body.to_vec()));
+            params.push(Param { name: "(body)".into(), place: "body", value: Cow::Borrowed(body) });
         }
     }
     for (name, value) in &head.extra {
         if name.eq_ignore_ascii_case("cookie") {
             for pair in value.split(';') {
                 if let Some((n, v)) = pair.split_once('=') {
-                    params.push((n.trim().to_string(), "cookie", injection::url_decode(v.trim().as_bytes())));
+                    let value = injection::url_decoded(v.trim().as_bytes());
+                    params.push(Param { name: n.trim().into(), place: "cookie", value });
                 }
             }
         } else {
-            params.push((name.clone(), "header", value.as_bytes().to_vec()));
+            params.push(Param { name: name.into(), place: "header", value: Cow::Borrowed(value.as_bytes()) });
         }
     }
     params.truncate(MAX_PARAMS);
 
     // Markers: in the target and body as sent and URL-decoded, and in decoded values.
-    let mut families = markers::find(markers::Side::Request, head.target.as_bytes());
-    families =
-        families.or(markers::find(markers::Side::Request, &injection::url_decode(head.target.as_bytes())));
-    if !body.is_empty() {
-        families = families.or(markers::find(markers::Side::Request, body));
-        families = families.or(markers::find(markers::Side::Request, &injection::url_decode(body)));
+    let mut families = Families::default();
+    for raw in [head.target.as_bytes(), body] {
+        if raw.is_empty() {
+            continue;
+        }
+        families = families.or(markers::find(markers::Side::Request, raw));
+        if let Cow::Owned(decoded) = injection::url_decoded(raw) {
+            families = families.or(markers::find(markers::Side::Request, &decoded));
+        }
     }
     let mut commands = Vec::new();
-    for (name, place, value) in &params {
-        for (encoding, text) in decodings(value) {
+    for p in &params {
+        let (plain, decoded) = decodings(&p.value);
+        let decoded = decoded.map(|(encoding, text)| (encoding, Cow::Owned(text)));
+        for (encoding, text) in std::iter::once((Encoding::Plain, plain)).chain(decoded) {
             if encoding != Encoding::Plain {
                 families = families.or(markers::find(markers::Side::Request, text.as_bytes()));
             }
             if commands.len() < 4 {
                 if let Some((line, words)) = typed_command(&text) {
                     commands.push(Command {
-                        parameter: cut(name, 64),
-                        place,
+                        parameter: cut(&p.name, 64),
+                        place: p.place,
                         encoding,
                         text: cut(line.trim(), QUOTE_MAX),
                         words,
@@ -275,7 +280,6 @@ fn read_request(head: &RequestHead, body: &[u8]) -> Option<Clues> {
     if commands.is_empty() && families.is_empty() {
         return None;
     }
-    let _ = path;
     Some(Clues { method: cut(&head.method, 16), uri: head.target.clone(), commands, families })
 }
 
@@ -350,8 +354,8 @@ fn answer_views(body: &[u8]) -> Vec<String> {
         let mut strings = Vec::new();
         json_strings(trimmed.as_bytes(), "json", &mut strings);
         let mut joined = String::new();
-        for (_, _, v) in &strings {
-            let s = String::from_utf8_lossy(v);
+        for p in &strings {
+            let s = String::from_utf8_lossy(&p.value);
             match decode_base64(&s) {
                 Some(d) => joined.push_str(&d),
                 None => joined.push_str(&s),
@@ -433,8 +437,17 @@ fn visible_text(html: &str) -> String {
     out
 }
 
+/// One request parameter: its name, where it was, and its value (URL-decoded where it
+/// is URL-encoded; borrowed from the request when there was nothing to decode, as for
+/// most values).
+struct Param<'a> {
+    name: Cow<'a, str>,
+    place: &'static str,
+    value: Cow<'a, [u8]>,
+}
+
 /// `name=value&…` pairs, URL-decoded.
-fn form_pairs(s: &[u8], place: &'static str, out: &mut Vec<(String, &'static str, Vec<u8>)>) {
+fn form_pairs<'a>(s: &'a [u8], place: &'static str, out: &mut Vec<Param<'a>>) {
     for pair in s.split(|&c| c == b'&') {
         if out.len() >= MAX_PARAMS {
             return;
@@ -446,8 +459,11 @@ fn form_pairs(s: &[u8], place: &'static str, out: &mut Vec<(String, &'static str
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (&pair[..0], pair),
         };
-        let name = String::from_utf8_lossy(&injection::url_decode(name)).into_owned();
-        out.push((name, place, injection::url_decode(value)));
+        let name = match injection::url_decoded(name) {
+            Cow::Borrowed(b) => String::from_utf8_lossy(b),
+            Cow::Owned(v) => Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
+        };
+        out.push(Param { name, place, value: injection::url_decoded(value) });
     }
 }
 
@@ -460,7 +476,7 @@ fn looks_like_form(body: &[u8]) -> bool {
 
 /// The text parts of a multipart form (files up to a few KiB are read too: a command may
 /// be uploaded as one).
-fn multipart(body: &[u8], ct: &str, out: &mut Vec<(String, &'static str, Vec<u8>)>) {
+fn multipart<'a>(body: &'a [u8], ct: &str, out: &mut Vec<Param<'a>>) {
     let Some(b) = ct.split(';').find_map(|p| p.trim().strip_prefix("boundary=")) else { return };
     let boundary = format!("--{}", b.trim_matches('"'));
     let finder = memchr::memmem::Finder::new(boundary.as_bytes());
@@ -477,14 +493,14 @@ fn multipart(body: &[u8], ct: &str, out: &mut Vec<(String, &'static str, Vec<u8>
             .map(|n| n.trim().trim_matches('"').to_string())
             .unwrap_or_default();
         if content.len() <= COMMAND_MAX {
-            out.push((name, "multipart", content.to_vec()));
+            out.push(Param { name: name.into(), place: "multipart", value: Cow::Borrowed(content) });
         }
     }
 }
 
 /// String values of a JSON text (keys as names), unescaped; enough of JSON for this and
 /// no more: nesting is walked through, numbers and literals skipped.
-fn json_strings(s: &[u8], place: &'static str, out: &mut Vec<(String, &'static str, Vec<u8>)>) {
+fn json_strings(s: &[u8], place: &'static str, out: &mut Vec<Param<'_>>) {
     let mut i = 0;
     let mut key: Option<String> = None;
     while i < s.len() && out.len() < MAX_PARAMS {
@@ -501,7 +517,8 @@ fn json_strings(s: &[u8], place: &'static str, out: &mut Vec<(String, &'static s
                     key = Some(text);
                     i = j + 1;
                 } else {
-                    out.push((key.take().unwrap_or_default(), place, text.into_bytes()));
+                    let name = key.take().unwrap_or_default().into();
+                    out.push(Param { name, place, value: Cow::Owned(text.into_bytes()) });
                 }
             }
             _ => i += 1,
@@ -548,17 +565,20 @@ fn json_string(s: &[u8], mut i: usize) -> (String, usize) {
 }
 
 /// A value as sent, and base64- or hex-decoded when it reads as such.
-fn decodings(value: &[u8]) -> Vec<(Encoding, String)> {
-    let text = String::from_utf8_lossy(value).into_owned();
-    let mut out = Vec::with_capacity(2);
-    if let Some(d) = decode_base64(&text) {
-        out.push((Encoding::Base64, d));
-    } else if let Some(d) = decode_hex(&text) {
-        out.push((Encoding::Hex, d));
-    }
-    out.insert(0, (Encoding::Plain, text));
-    out
+fn decodings(value: &[u8]) -> (Cow<'_, str>, Option<(Encoding, String)>) {
+    let text = String::from_utf8_lossy(value);
+    let decoded = match decode_base64(&text) {
+        Some(d) => Some((Encoding::Base64, d)),
+        None => decode_hex(&text).map(|d| (Encoding::Hex, d)),
+    };
+    (text, decoded)
 }
+
+/// Decoding accepts a value with or without its padding.
+const ANY_PADDING: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const STANDARD_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, ANY_PADDING);
+const URL_SAFE_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, ANY_PADDING);
 
 /// Base64 (standard or URL-safe, padded or not) that decodes to mostly printable text.
 pub fn decode_base64(s: &str) -> Option<String> {
@@ -567,17 +587,19 @@ pub fn decode_base64(s: &str) -> Option<String> {
         || t.len() > 64 * 1024
         || !t.bytes().all(|c| c.is_ascii_alphanumeric() || b"+/=-_\r\n".contains(&c))
         || t.bytes().all(|c| c.is_ascii_alphabetic())
+        // A number is a number: ids, sizes, timestamps.
+        || t.bytes().all(|c| c.is_ascii_digit())
     {
         return None;
     }
-    let compact: String = t.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let engines = [
-        &base64::engine::general_purpose::STANDARD,
-        &base64::engine::general_purpose::STANDARD_NO_PAD,
-        &base64::engine::general_purpose::URL_SAFE,
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-    ];
-    let bytes = engines.iter().find_map(|e| e.decode(&compact).ok())?;
+    let compact: Cow<'_, str> = if t.contains(['\r', '\n']) {
+        Cow::Owned(t.chars().filter(|c| !c.is_ascii_whitespace()).collect())
+    } else {
+        Cow::Borrowed(t)
+    };
+    // The two alphabets differ in `+/` against `-_`; a value holds one pair or neither.
+    let engine = if compact.contains(['-', '_']) { &URL_SAFE_ANY_PADDING } else { &STANDARD_ANY_PADDING };
+    let bytes = engine.decode(compact.as_bytes()).ok()?;
     printable(&bytes).then(|| String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -611,7 +633,11 @@ const WRAPPERS: &[&str] = &["cmd", "powershell", "pwsh", "sh", "bash", "dash", "
 /// typed line; Windows names without `.exe`, any case), and `cmd /c …`, `sh -c …` and
 /// `powershell -c …` are read inside.
 pub fn typed_command(value: &str) -> Option<(String, Vec<String>)> {
-    if value.trim().is_empty() || value.len() > COMMAND_MAX || !printable(value.as_bytes()) {
+    // Every command has a letter in it: numbers and punctuation are never one.
+    if !value.bytes().any(|c| c.is_ascii_alphabetic())
+        || value.len() > COMMAND_MAX
+        || !printable(value.as_bytes())
+    {
         return None;
     }
     let normal = injection::normalise(value);
