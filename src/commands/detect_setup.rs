@@ -127,8 +127,8 @@ pub fn print_summary(s: &Summary, elapsed: Duration) {
         s.table.created, s.table.closed, s.table.timed_out, s.table.evicted, s.table.peak, s.detect.retransmits
     );
     eprintln!(
-        "series    {} ({} check-ins; peak {} at once of {} allowed, {} evicted)",
-        s.series.created, s.series.checkins, s.series.peak, s.series.max, s.series.evicted
+        "series    {} ({} check-ins; peak {} at once of {} allowed, {} evicted, {} expired silent)",
+        s.series.created, s.series.checkins, s.series.peak, s.series.max, s.series.evicted, s.series.expired
     );
     eprintln!(
         "alerts    {} ({} upgrades, {} excluded by site policy)",

@@ -8,7 +8,9 @@
 //! (every shard hands its check-ins over in capture order), so that they come out the same
 //! in replay and live and under any `--threads`. Memory is bounded: a table of at most
 //! `max_series` series (the least recently seen leave first), each keeping its last
-//! `RING` check-ins.
+//! `RING` check-ins; and a series that falls silent leaves (a one-off connection after
+//! `ONE_OFF_IDLE`, any series after `SERIES_IDLE`), so that a sensor that runs for weeks
+//! holds what is polling now, not every pair it ever saw.
 //!
 //! Facts only, as elsewhere: `beacon` and `operator` describe the series; the verdict
 //! (`verdict::series`) weighs them.
@@ -16,7 +18,7 @@
 use crate::decode::Transport;
 use crate::flow::key::{Endpoint, FxBuildHasher};
 use crate::protocols::Protocol;
-use crate::time::Timestamp;
+use crate::time::{Span, Timestamp};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -73,6 +75,13 @@ pub fn pollable(transport: Transport, protocol: Option<Protocol>) -> bool {
 
 /// Check-ins kept per series (the newest).
 pub const RING: usize = 48;
+/// A series of one check-in that sees no second within this long was a one-off
+/// connection (a poller's interval is seconds to an hour or two).
+pub const ONE_OFF_IDLE: Span = Span::from_secs(6 * 3600);
+/// Any series silent this long has stopped: RITA, too, judges a day of connections.
+pub const SERIES_IDLE: Span = Span::from_secs(24 * 3600);
+/// How often, in capture time, silent series are looked for (a pass over the table).
+const EXPIRE_EVERY: Span = Span::from_secs(60);
 /// Check-ins before a series is judged at all.
 pub const MIN_CHECKINS: u32 = 5;
 
@@ -421,6 +430,8 @@ fn operator(entries: &[Entry], beacon: Option<&Beacon>) -> Option<Operator> {
 pub struct SeriesTable {
     series: HashMap<SeriesKey, Series, FxBuildHasher>,
     max: usize,
+    /// When to look for silent series next (capture time).
+    next_expiry: Option<Timestamp>,
     pub stats: SeriesStats,
 }
 
@@ -430,9 +441,11 @@ pub struct SeriesStats {
     /// Check-ins handed over, and the series they started.
     pub checkins: u64,
     pub created: u64,
-    /// The most series held at once, and those that left to make room.
+    /// The most series held at once, those that left to make room, and those that left
+    /// silent.
     pub peak: u64,
     pub evicted: u64,
+    pub expired: u64,
     /// The table's bound (`--max-flows`).
     pub max: u64,
 }
@@ -443,6 +456,7 @@ impl SeriesTable {
         SeriesTable {
             series: HashMap::default(),
             max,
+            next_expiry: None,
             stats: SeriesStats { max: max as u64, ..Default::default() },
         }
     }
@@ -463,6 +477,10 @@ impl SeriesTable {
             server: c.server.ip,
             port: c.server.port,
         };
+        if self.next_expiry.is_none_or(|t| c.at >= t) {
+            self.expire(c.at);
+            self.next_expiry = Some(c.at + EXPIRE_EVERY);
+        }
         if !self.series.contains_key(&key) && self.series.len() >= self.max {
             self.evict(c.start);
         }
@@ -474,6 +492,16 @@ impl SeriesTable {
         let s = self.series.entry(key).or_insert_with(|| Series::new(c));
         s.add(c);
         (s.count >= MIN_CHECKINS).then_some((key, s))
+    }
+
+    /// Drops the series that have fallen silent by `now`.
+    fn expire(&mut self, now: Timestamp) {
+        let before = self.series.len();
+        self.series.retain(|_, s| {
+            let limit = if s.count <= 1 { ONE_OFF_IDLE } else { SERIES_IDLE };
+            now - s.last < limit
+        });
+        self.stats.expired += (before - self.series.len()) as u64;
     }
 
     /// Makes room, an eighth of the table at a time (so a flood of one-off connections

@@ -102,3 +102,38 @@ fn the_table_stays_bounded_under_one_off_connections() {
     }
     assert!(table.stats.evicted >= 9_900);
 }
+
+#[test]
+fn silent_series_leave_and_a_slow_poller_stays() {
+    const MIN: i64 = 60_000;
+    const HOUR: i64 = 60 * MIN;
+    let mut table = SeriesTable::new(1_000);
+    // One-off connections at the start, to as many servers.
+    for i in 0..200u32 {
+        let mut c = checkin(i as i64, 300, 200, 443);
+        c.server.ip = IpAddr::from([198, 51, 100, i as u8]);
+        table.add(&c);
+    }
+    // A series of three check-ins that then stops.
+    for t in [0, MIN, 2 * MIN] {
+        let mut c = checkin(t, 300, 200, 8443);
+        c.server.ip = IpAddr::from([198, 51, 101, 1]);
+        table.add(&c);
+    }
+    assert_eq!(table.len(), 201);
+    // A poller every 30 minutes, for two days: its series never falls silent.
+    let poller = |t: i64| checkin(t, 300, 200, 443);
+    for k in 1..=96 {
+        let t = k * 30 * MIN;
+        table.add(&poller(t));
+        // One-offs leave 6 h after they were seen, the stopped series 24 h after.
+        let expected = 1 + if t < 6 * HOUR { 200 } else { 0 } + usize::from(t < 24 * HOUR + 2 * MIN);
+        if t != 6 * HOUR {
+            assert_eq!(table.len(), expected, "at {} min", t / MIN);
+        }
+    }
+    assert_eq!(table.stats.expired, 201);
+    let p = poller(0);
+    let key = SeriesKey { transport: Transport::Tcp, client: p.client.ip, server: p.server.ip, port: 443 };
+    assert_eq!(table.series[&key].count, 96, "the poller's series kept every check-in");
+}
