@@ -8,7 +8,7 @@
 mod agent_support;
 mod common;
 
-use agent_support::{privileged, require_tool};
+use agent_support::{privileged, require_tool, Recording};
 use common::*;
 use serde_json::Value;
 use std::net::TcpListener;
@@ -38,17 +38,7 @@ fn a_long_poll_implant_is_reported_as_a_series_and_joined_to_its_interpreter() {
     let implant = dir.join("c2_implant.py");
     std::fs::copy(fixture("lib/c2_implant.py"), &implant).unwrap();
 
-    let mut tcpdump = Command::new("tcpdump")
-        .args(["-i", "lo", "-U", "-s", "256", "-w", pcap.to_str().unwrap(), &format!("tcp port {port}")])
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tcpdump");
-    let mut agent = Command::new(bin())
-        .args(["agent", "--interval", "500ms", "--output", inventory.to_str().unwrap(), "--duration", "110"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut recording = Recording::start(&pcap, &inventory, port, 110);
     let mut server = Command::new("python3")
         .arg(fixture("lib/c2_server.py"))
         .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--profile", "longpoll", "--hold", "5"])
@@ -76,10 +66,9 @@ fn a_long_poll_implant_is_reported_as_a_series_and_joined_to_its_interpreter() {
     let _ = server.kill();
     let _ = server.wait();
     std::thread::sleep(Duration::from_millis(800));
-    let _ = agent.kill();
-    let _ = agent.wait();
-    let _ = Command::new("kill").args(["-INT", &tcpdump.id().to_string()]).status();
-    let _ = tcpdump.wait();
+    let _ = recording.agent.kill();
+    let _ = recording.agent.wait();
+    recording.stop_capture();
     assert!(done.exists(), "the operator never finished: the implant did not poll");
 
     let capture_only = replay(&[&pcap], &[]);

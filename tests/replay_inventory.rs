@@ -4,7 +4,7 @@
 mod agent_support;
 mod common;
 
-use agent_support::privileged;
+use agent_support::{privileged, Recording};
 use common::*;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -21,17 +21,7 @@ fn replay_joins_a_recorded_inventory_with_a_recorded_capture() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
 
-    let mut tcpdump = Command::new("tcpdump")
-        .args(["-i", "lo", "-U", "-s", "256", "-w", pcap.to_str().unwrap(), &format!("tcp port {port}")])
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tcpdump (CI installs it)");
-    let mut agent = Command::new(bin())
-        .args(["agent", "--interval", "500ms", "--output", inventory.to_str().unwrap(), "--duration", "18"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut recording = Recording::start(&pcap, &inventory, port, 18);
     let typist = std::thread::spawn(move || operator(listener));
     let mut shell = Command::new("bash")
         .args(["-c", &format!("exec bash --norc -i >& /dev/tcp/127.0.0.1/{port} 0>&1")])
@@ -40,10 +30,9 @@ fn replay_joins_a_recorded_inventory_with_a_recorded_capture() {
         .unwrap();
     typist.join().unwrap();
     let _ = shell.wait();
-    let _ = agent.wait();
+    let _ = recording.agent.wait();
     std::thread::sleep(Duration::from_millis(500));
-    let _ = Command::new("kill").args(["-INT", &tcpdump.id().to_string()]).status();
-    let _ = tcpdump.wait();
+    recording.stop_capture();
 
     let without = replay(&[&pcap], &[]);
     assert!(!without.is_empty(), "the shell was not detected in the capture");

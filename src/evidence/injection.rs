@@ -138,7 +138,7 @@ fn quote(s: &str) -> String {
 
 /// The first `max` bytes of `s` at most, cut at a character boundary (decoded payloads are
 /// lossy UTF-8: a byte count can land inside a replacement character).
-fn head(s: &str, max: usize) -> &str {
+pub(crate) fn head(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;

@@ -199,3 +199,36 @@ pub fn shell_answers(stream: &mut TcpStream, cmd: &str, want: &str) {
     }
     panic!("shell did not answer {want:?}; got {:?}", String::from_utf8_lossy(&got));
 }
+
+/// The wire and the host recorded together, as an investigation would for a later
+/// `replay --inventory`: `tcpdump` on loopback for one TCP port and `agent --output`
+/// for `agent_secs`.
+pub struct Recording {
+    tcpdump: Child,
+    pub agent: Child,
+}
+
+impl Recording {
+    /// Starts both and gives them time to be listening before the traffic starts.
+    pub fn start(pcap: &Path, inventory: &Path, port: u16, agent_secs: u32) -> Recording {
+        let tcpdump = Command::new("tcpdump")
+            .args(["-i", "lo", "-U", "-s", "256", "-w", pcap.to_str().unwrap(), &format!("tcp port {port}")])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump (CI installs it)");
+        let agent = Command::new(BIN)
+            .args(["agent", "--interval", "500ms", "--output", inventory.to_str().unwrap()])
+            .args(["--duration", &agent_secs.to_string()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        Recording { tcpdump, agent }
+    }
+
+    /// Ends the capture as ^C would, so that tcpdump writes out what it holds.
+    pub fn stop_capture(mut self) {
+        let _ = Command::new("kill").args(["-INT", &self.tcpdump.id().to_string()]).status();
+        let _ = self.tcpdump.wait();
+    }
+}

@@ -600,11 +600,7 @@ pub fn inflate(body: &[u8], encoding: Option<&str>) -> Option<Vec<u8>> {
 
 /// `s` cut to at most `max` bytes, at a character boundary.
 pub fn cut(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+    crate::evidence::injection::head(s, max).to_string()
 }
 
 #[cfg(test)]
